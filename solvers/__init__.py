@@ -1,0 +1,108 @@
+"""Run a compiled IR on a target and get one uniform `SolveResult`.
+
+Targets are found through one registry (as CPMpy's SolverLookup does) and imported lazily, so a
+missing solver never breaks `import solvers`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from types import ModuleType
+
+from formalizers.semantics import CompiledModel
+from solvers.backend import TargetUnsupported
+from solvers.limits import HardTimeout, call_with_hard_limit
+from solvers.result import SolveResult, Status
+
+TARGETS = ("milp", "cpsat", "smt", "minizinc")
+_MODULES = {"minizinc": "solvers.minizinc", "milp": "solvers.milp", "smt": "solvers.smt",
+            "cpsat": "solvers.cpsat"}
+
+
+def backend(target: str) -> ModuleType:
+    if target not in _MODULES:
+        raise ValueError(f"unknown target '{target}'; choose one of {', '.join(TARGETS)}")
+    return importlib.import_module(_MODULES[target])
+
+
+def unsupported(model: CompiledModel, target: str) -> list[str]:
+    """Why `target` cannot express `model` ([] when it can)."""
+    return backend(target).unsupported(model)
+
+
+def applicable_targets(model: CompiledModel) -> list[str]:
+    return [t for t in TARGETS if not unsupported(model, t)]
+
+
+def choose_target(model: CompiledModel) -> str:
+    """MILP for linear models (HiGHS proves optimality fastest), CP-SAT for integral ones, else SMT."""
+    for t in ("milp", "cpsat", "smt", "minizinc"):
+        if not unsupported(model, t):
+            return t
+    return "smt"
+
+
+def render(model: CompiledModel, target: str) -> str:
+    reasons = unsupported(model, target)
+    if reasons:
+        raise TargetUnsupported(target, reasons)
+    return backend(target).render(model)
+
+
+def solve(model: CompiledModel, target: str = "auto", *, time_limit: float = 30.0, explain: bool = True,
+          isolate: bool = True) -> SolveResult:
+    """Solve with a hard wall-clock limit; never raises for solver trouble, returns status ERROR."""
+    if target == "auto":
+        target = choose_target(model)
+    reasons = unsupported(model, target)
+    if reasons:
+        raise TargetUnsupported(target, reasons)
+    module = backend(target)
+    t0 = time.perf_counter()
+    # Explanations re-solve the model several times: give them their own share of the budget.
+    budget = time_limit * (3 if explain else 1) + 5
+    try:
+        if isolate and target != "minizinc":  # minizinc already runs in a killed-on-timeout subprocess
+            result = call_with_hard_limit(module.solve, model, seconds=budget, time_limit=time_limit,
+                                          explain=explain)
+        else:
+            result = module.solve(model, time_limit=time_limit, explain=explain)
+    except HardTimeout as e:
+        return SolveResult(status=Status.TIMEOUT, target=target, seconds=time.perf_counter() - t0,
+                           message=f"hard time limit: {e}")
+    except TargetUnsupported:
+        raise
+    except Exception as e:  # noqa: BLE001 - a solver failure is a result, not a crash
+        return SolveResult(status=Status.ERROR, target=target, seconds=time.perf_counter() - t0,
+                           message=f"{type(e).__name__}: {e}"[:2000])
+    result.seconds = max(result.seconds, time.perf_counter() - t0) if isolate else result.seconds
+    return result
+
+
+def solve_all(model: CompiledModel, *, time_limit: float = 30.0, explain: bool = True,
+              targets: list[str] | None = None) -> dict[str, SolveResult]:
+    """Solve with every applicable target (for cross-checking)."""
+    return {t: solve(model, t, time_limit=time_limit, explain=explain)
+            for t in (targets or applicable_targets(model))}
+
+
+def agreement(results: dict[str, SolveResult], tol: float = 1e-6) -> tuple[bool, str]:
+    """Do the targets agree on status and objective? Returns (agree, one-line explanation)."""
+    decided = {t: r for t, r in results.items() if r.status not in (Status.TIMEOUT, Status.ERROR)}
+    if not decided:
+        return False, "no target reached a decision"
+    kinds = {t: ("solved" if r.status.has_solution else r.status.value) for t, r in decided.items()}
+    if len(set(kinds.values())) > 1:
+        return False, "targets disagree on status: " + ", ".join(f"{t}={k}" for t, k in kinds.items())
+    objs = {t: r.objective for t, r in decided.items() if r.objective is not None}
+    if objs:
+        lo, hi = min(objs.values()), max(objs.values())
+        if hi - lo > tol * max(1.0, abs(lo), abs(hi)):
+            return False, "objectives differ: " + ", ".join(f"{t}={v:.9g}" for t, v in objs.items())
+        return True, f"{len(decided)} targets agree: objective {lo:.9g}"
+    return True, f"{len(decided)} targets agree: {next(iter(kinds.values()))}"
+
+
+__all__ = ["TARGETS", "SolveResult", "Status", "TargetUnsupported", "solve", "solve_all", "render",
+           "unsupported", "applicable_targets", "choose_target", "agreement"]
