@@ -220,14 +220,19 @@ class _Checker:
             self._want_num(t, node.body, where, text)
             return t if t.kind == "num" else NUM
         if isinstance(node, Call):
-            types = [self.check(a, scope, where, text) for a in node.args]
             if node.func == "alldifferent":
-                if len(node.args) == 1 and isinstance(node.args[0], Name) and not node.args[0].indices:
-                    var = m.variables.get(node.args[0].id)
-                    if var is None or not var.index:
-                        self.error(where, "alldifferent(x) needs an indexed variable; "
-                                   "or write alldifferent(i in S)(e)", node, text)
+                arg = node.args[0]
+                var = m.variables.get(arg.id) if isinstance(arg, Name) and not arg.indices else None
+                if len(node.args) == 1 and var is not None and var.index:
+                    return BOOL
+                for a in node.args:
+                    if self.check(a, scope, where, text).kind == "bool":
+                        self.error(where, "alldifferent needs numbers or labels", a, text)
+                if len(node.args) == 1:
+                    self.error(where, "alldifferent(x) needs an indexed variable; "
+                               "or write alldifferent(i in S)(e) or alldifferent(a, b, c)", node, text)
                 return BOOL
+            types = [self.check(a, scope, where, text) for a in node.args]
             for a, t in zip(node.args, types, strict=True):
                 self._want_num(t, a, where, text)
             return INT if all(t.integral for t in types) else NUM

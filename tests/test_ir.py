@@ -1,0 +1,116 @@
+"""IR validation: every mistake reported with where it is; hostile JSON never crashes the loader."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from formalizers.ir import IRError, ir_json_schema, parse_ir, parse_ir_text
+
+
+def compile_ir(data: dict):
+    return parse_ir(data).compile()
+
+
+def test_furniture_compiles(furniture_ir: dict) -> None:
+    model = compile_ir(furniture_ir)
+    assert [c.name for c in model.constraints] == ["wood", "min_make", "balance", "logic"]
+    assert model.params["profit"].values == {("chair",): 30, ("table",): 50}
+    assert model.params["wood_use"].values == {("chair",): 2, ("table",): 5}  # list form, in set order
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda d: d["constraints"][0].update(expr="sum(p in Products)(wood_us[p] * make[p]) <= 4"),
+     "unknown name 'wood_us' (did you mean 'wood_use'?)"),
+    (lambda d: d["constraints"][0].update(expr="make[p] <= 4"), "unknown name 'p'"),
+    (lambda d: d["constraints"][1].update(expr="make[p, p] >= 2"), "takes 1 index(es)"),
+    (lambda d: d["constraints"][1].update(expr="make[\"sofa\"] >= 2"), "not an element of set 'Products'"),
+    (lambda d: d["constraints"][1].update(expr="make[p] + 2"), "must be a condition"),
+    (lambda d: d["constraints"][1].update(forall="p in Prods"), "unknown set 'Prods'"),
+    (lambda d: d["objective"].update(expr="make[\"chair\"] >= 1"), "objective must be a number"),
+    (lambda d: d["parameters"][0].update(value={"chair": 30}), "missing entries for table"),
+    (lambda d: d["parameters"][1].update(value=[2, 5, 7]), "3 entries for set 'Products'"),
+    (lambda d: d["parameters"][0].update(value={"chair": 30, "table": "fifty"}), "expected a number"),
+    (lambda d: d["variables"][0].update(domain="natural"), "variables[0].domain"),
+    (lambda d: d["variables"].append({"name": "make"}), "name 'make' is used"),
+    (lambda d: d["constraints"].append({"name": "wood", "expr": "1 <= 2"}), "must be unique"),
+    (lambda d: d["constraints"][0].update(name="bad name"), "constraints[0].name"),
+    (lambda d: d["constraints"][0].update(expr="make.__class__ <= 1"), "attribute access"),
+    (lambda d: d["constraints"][0].update(extra=1), "Extra inputs"),
+    (lambda d: d["variables"][0].update(lower=5, upper=1), "exceeds upper"),
+])
+def test_errors_point_at_the_element(furniture_ir: dict, mutate, fragment: str) -> None:
+    data = copy.deepcopy(furniture_ir)
+    mutate(data)
+    with pytest.raises(IRError) as info:
+        compile_ir(data)
+    assert fragment in str(info.value)
+
+
+def test_all_problems_reported_at_once(furniture_ir: dict) -> None:
+    data = copy.deepcopy(furniture_ir)
+    data["constraints"][0]["expr"] = "nope <= 1"
+    data["constraints"][1]["expr"] = "make[p] >= nada"
+    with pytest.raises(IRError) as info:
+        compile_ir(data)
+    assert len(info.value.problems) == 2
+    assert "constraints[0] 'wood' expr" in info.value.problems[0]
+    assert "constraints[1] 'min_make' expr" in info.value.problems[1]
+
+
+@pytest.mark.parametrize("text", ['{"variables": [{"name": "x", "lower": NaN}]}',
+                                  '{"variables": [{"name": "x", "upper": Infinity}]}',
+                                  '{"variables": [{"name": "x"}], "parameters": [{"name": "p", "value": NaN}]}'])
+def test_non_finite_numbers_rejected(text: str) -> None:
+    with pytest.raises(IRError, match="non-finite"):
+        parse_ir_text(text).compile()
+
+
+@pytest.mark.parametrize("text, fragment", [("", "not valid JSON"), ("[1, 2]", "JSON object"),
+                                            ("{" * 100_000, "JSON"), ("null", "JSON object"),
+                                            ('{"variables": []}', "at least 1")])
+def test_broken_json(text: str, fragment: str) -> None:
+    with pytest.raises(IRError) as info:
+        parse_ir_text(text)
+    assert fragment in str(info.value)
+
+
+def test_schema_exports() -> None:
+    schema = ir_json_schema()
+    assert set(schema["properties"]) >= {"sets", "parameters", "variables", "constraints", "objective"}
+    json.dumps(schema)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children,
+                                                                       max_size=4),
+    max_leaves=25)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(json_values)
+def test_fuzz_arbitrary_json_never_crashes(data) -> None:
+    try:
+        parse_ir(data).compile()
+    except IRError:
+        pass
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.data())  # the fixture is deep-copied per input, never mutated
+def test_fuzz_mutated_ir_never_crashes(furniture_ir: dict, data) -> None:
+    doc = copy.deepcopy(furniture_ir)
+    section = data.draw(st.sampled_from(["sets", "parameters", "variables", "constraints"]))
+    i = data.draw(st.integers(0, len(doc[section]) - 1))
+    key = data.draw(st.sampled_from(sorted(doc[section][i])))
+    doc[section][i][key] = data.draw(json_values)
+    try:
+        parse_ir(doc).compile()
+    except IRError:
+        pass
