@@ -128,3 +128,15 @@ def test_fuzz_arbitrary_unicode(text: str) -> None:
         parse_expr(text)
     except ExprError:
         pass
+
+
+@pytest.mark.parametrize("text", [
+    "a + 2 * b ^ 2 <= 10", "a - (b - c) >= -3", "x / (y * 2) == 1", "a -> b and not c or d",
+    "sum(i, j in S where i != j)(x[i, j]) + sum(t in 2..T)(y[t - 1]) >= 1", "abs(x - y) <= min(a, b, 3)",
+    "(a or b) and c", "not (x <= 3)", "-(x + y) <= 2.5", "alldifferent(i in S)(p[i])", "x[\"a\"] == 1e-07",
+])
+def test_unparse_round_trip(text: str) -> None:
+    from formalizers.unparse import to_text
+
+    node = parse_expr(text)
+    assert parse_expr(to_text(node)) == node
