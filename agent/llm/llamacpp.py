@@ -1,0 +1,332 @@
+"""llama.cpp backend (llama-cpp-python) for the embedded model and any local GGUF, on CPU.
+
+Why not `create_chat_completion`: in llama-cpp-python 0.3.x it takes no `stopping_criteria`, and a
+logits processor runs inside a ctypes callback where exceptions are swallowed, so neither can stop a
+run at a deadline. Instead the chat template stored in the GGUF is rendered here with the library's
+own `Jinja2ChatFormatter` (what `create_chat_completion` does internally), and `create_completion`
+is called with a stopping criterion that checks the clock after every generated token (so the text
+produced so far is kept). Prompt evaluation is one long `llama_decode` per batch, which would overrun
+the limit on a busy CPU; it is cut by llama.cpp's abort callback (polled between graph nodes; see
+`_AbortFlag`), set to fire `ABORT_GRACE` s after the deadline so that during generation the
+token-level stop, which keeps the partial text, wins.
+
+JSON output is constrained by a GBNF grammar built from the schema with
+`LlamaGrammar.from_json_schema` (cached per schema). Loaded models are cached per (path, options),
+since loading takes seconds, and each has a lock because a llama.cpp context is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.llm.base import LLM, Completion, Message, TraceSink
+from agent.llm.errors import BackendUnavailable, ContextTooLong, LLMError, LLMTimeout, ModelUnavailable
+
+
+def _import_llama_cpp() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise BackendUnavailable(
+            "llama-cpp-python is not installed; `pip install llama-cpp-python` (builds from source, "
+            "a few minutes) or choose another backend (openai:MODEL)"
+        ) from exc
+    return llama_cpp
+
+
+ABORT_GRACE = 0.5
+
+
+def _c_strlen_address() -> int | None:
+    """Address of C's `strlen`, used as a GIL-free abort callback (see `_AbortFlag`)."""
+    for lib in (None, ctypes.util.find_library("c"), "msvcrt"):
+        try:
+            fn = ctypes.CDLL(lib).strlen
+        except (OSError, AttributeError, TypeError):
+            continue
+        return ctypes.cast(fn, ctypes.c_void_p).value
+    return None  # pragma: no cover
+
+
+class _AbortFlag:
+    """A flag that llama.cpp polls between graph nodes (~650 times per token) to abort a decode.
+
+    The callback is C's `strlen` on a 2-byte buffer: it returns 0 ("go on") until a timer thread
+    sets the first byte, so polling costs nothing and never needs the GIL (a Python callback would
+    take the GIL at every node and crawl whenever another Python thread is busy). If `strlen`
+    cannot be found, a Python callback reading the same byte is used instead.
+    """
+
+    def __init__(self, llama_cpp: Any, ctx: Any) -> None:
+        self.buf = ctypes.create_string_buffer(2)
+        self._timer: threading.Timer | None = None
+        addr = _c_strlen_address()
+        if addr is not None:
+            self._cb = llama_cpp.ggml_abort_callback(addr)
+        else:  # pragma: no cover
+            self._cb = llama_cpp.ggml_abort_callback(lambda _data: self.fired)
+        llama_cpp.llama_set_abort_callback(ctx, self._cb, ctypes.cast(self.buf, ctypes.c_void_p))
+
+    @property
+    def fired(self) -> bool:
+        return self.buf.raw[0] != 0
+
+    def arm(self, seconds: float) -> None:
+        self.disarm()
+        self.buf[0] = b"\0"
+        self._timer = threading.Timer(max(0.0, seconds), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self.buf[0] = b"\1"
+
+    def disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+@dataclass
+class _Loaded:
+    llama: Any
+    formatter: Any
+    load_seconds: float
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    grammars: dict[str, Any] = field(default_factory=dict)
+    abort: _AbortFlag | None = None  # lives as long as the context that points at it
+
+
+_CACHE: dict[tuple[Any, ...], _Loaded] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def clear_model_cache() -> None:
+    """Drop every loaded model (frees its memory once no backend object holds it)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _make_formatter(llama: Any, chat_format: str | None) -> Any:
+    """The chat formatter llama-cpp-python itself would use: the GGUF's template, else ChatML."""
+    from llama_cpp import llama_chat_format as lcf
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if chat_format in (None, "auto", "chat_template.default") and template:
+
+        def token_text(tok: int) -> str:
+            if tok == -1:
+                return ""
+            try:
+                return llama._model.token_get_text(tok)
+            except AttributeError:  # pragma: no cover - older/newer internals
+                return llama.detokenize([tok], special=True).decode("utf-8", "replace")
+
+        eos = llama.token_eos()
+        return lcf.Jinja2ChatFormatter(
+            template=template,
+            eos_token=token_text(eos),
+            bos_token=token_text(llama.token_bos()),
+            stop_token_ids=[eos] if eos != -1 else None,
+        )
+    if chat_format in (None, "auto", "chatml"):
+        return lcf.format_chatml
+    fn = getattr(lcf, "format_" + chat_format.replace("-", ""), None)
+    if fn is None:
+        raise LLMError(f"unknown chat_format {chat_format!r} (use 'auto' or 'chatml')")
+    return fn
+
+
+class LlamaCppLLM(LLM):
+    """A local GGUF model run by llama.cpp on CPU (the embedded default and `gguf:PATH`)."""
+
+    backend = "llama.cpp"
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        n_gpu_layers: int = 0,
+        chat_format: str | None = None,
+        top_p: float = 0.95,
+        top_k: int = 40,
+        min_p: float = 0.05,
+        repeat_penalty: float = 1.0,
+        abortable: bool = True,
+        trace: TraceSink | None = None,
+        **llama_kwargs: Any,
+    ) -> None:
+        path = Path(model_path).expanduser()
+        if not path.is_file():
+            raise ModelUnavailable(f"GGUF model file not found: {path}")
+        super().__init__(path.stem, trace=trace)
+        _import_llama_cpp()
+        self.path = path.resolve()
+        self.n_ctx = n_ctx
+        # Default: every core. On a shared CPU set MODELWRIGHT_THREADS lower: llama.cpp's threads
+        # spin at barriers, and oversubscribed cores made 2 threads ~5x slower than 1 here.
+        env_threads = os.environ.get("MODELWRIGHT_THREADS", "").strip()
+        self.n_threads = n_threads or (int(env_threads) if env_threads else 0) or os.cpu_count() or 1
+        self.n_gpu_layers = n_gpu_layers
+        self.chat_format = chat_format
+        self.sampling = {"top_p": top_p, "top_k": top_k, "min_p": min_p, "repeat_penalty": repeat_penalty}
+        self.abortable = abortable
+        self.llama_kwargs = llama_kwargs
+
+    def _key(self) -> tuple[Any, ...]:
+        extra = tuple(sorted((k, repr(v)) for k, v in self.llama_kwargs.items()))
+        opts = (self.n_ctx, self.n_threads, self.n_gpu_layers, self.chat_format, self.abortable)
+        return (str(self.path), *opts, extra)
+
+    def load(self) -> _Loaded:
+        """Load (or fetch from the cache) the model; call it to pay the load time up front."""
+        key = self._key()
+        with _CACHE_LOCK:
+            hit = _CACHE.get(key)
+            if hit is not None:
+                return hit
+            llama_cpp = _import_llama_cpp()
+            start = time.monotonic()
+            try:
+                llama = llama_cpp.Llama(
+                    model_path=str(self.path),
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads,
+                    n_threads_batch=self.n_threads,
+                    n_gpu_layers=self.n_gpu_layers,
+                    verbose=False,
+                    **self.llama_kwargs,
+                )
+            except (ValueError, RuntimeError) as exc:
+                raise ModelUnavailable(f"llama.cpp could not load {self.path}: {exc}") from exc
+            loaded = _Loaded(llama, _make_formatter(llama, self.chat_format), time.monotonic() - start)
+            if self.abortable:
+                try:
+                    loaded.abort = _AbortFlag(llama_cpp, llama._ctx.ctx)
+                except (AttributeError, TypeError):  # pragma: no cover - other library internals
+                    loaded.abort = None
+            _CACHE[key] = loaded
+            return loaded
+
+    @property
+    def load_seconds(self) -> float:
+        return self.load().load_seconds
+
+    def _grammar(self, loaded: _Loaded, schema: dict[str, Any]) -> Any:
+        from llama_cpp import LlamaGrammar
+
+        text = json.dumps(schema, sort_keys=True)
+        g = loaded.grammars.get(text)
+        if g is None:
+            try:
+                g = LlamaGrammar.from_json_schema(text, verbose=False)
+            except Exception as exc:  # the converter raises plain Exceptions on unsupported schemas
+                raise LLMError(f"cannot turn the JSON schema into a grammar: {exc}") from exc
+            loaded.grammars[text] = g
+        return g
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        """Prompt length in tokens after the chat template, to budget few-shot examples."""
+        return len(self._render(self.load(), messages)[1])
+
+    @staticmethod
+    def _render(loaded: _Loaded, messages: list[Message]) -> tuple[Any, list[int]]:
+        """Apply the chat template and tokenize, as llama-cpp-python's chat handler does."""
+        res = loaded.formatter(messages=messages)
+        text = res.prompt.encode("utf-8")
+        return res, loaded.llama.tokenize(text, add_bos=not res.added_special, special=True)
+
+    def _complete(
+        self,
+        messages: list[Message],
+        *,
+        json_schema: dict[str, Any] | None,
+        temperature: float,
+        max_tokens: int,
+        timeout: float,
+        seed: int | None,
+    ) -> Completion:
+        from llama_cpp import StoppingCriteriaList
+
+        loaded = self.load()  # loading (seconds, once per process) is not counted against `timeout`
+        start = time.monotonic()
+        deadline = start + timeout
+        fired = threading.Event()
+
+        def past_deadline(_ids: Any, _logits: Any) -> bool:
+            if time.monotonic() > deadline:
+                fired.set()
+                return True
+            return False
+
+        llama = loaded.llama
+        res, prompt = self._render(loaded, messages)
+        if len(prompt) >= llama.n_ctx() - 1:
+            raise ContextTooLong(
+                f"prompt is {len(prompt)} tokens; the context window is {llama.n_ctx()} (option n_ctx)"
+            )
+        criteria: list[Any] = [past_deadline]
+        if res.stopping_criteria is not None:
+            criteria.append(res.stopping_criteria)
+        stop = [] if res.stop is None else [res.stop] if isinstance(res.stop, str) else list(res.stop)
+        grammar = self._grammar(loaded, json_schema) if json_schema is not None else None
+        if not loaded.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise LLMTimeout(f"the model stayed busy with other calls for the whole {timeout:g} s limit")
+        if loaded.abort is not None:
+            loaded.abort.arm(deadline + ABORT_GRACE - time.monotonic())
+        try:
+            try:
+                out = llama.create_completion(
+                    prompt=prompt,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    seed=seed,
+                    stop=stop,
+                    stopping_criteria=StoppingCriteriaList(criteria),
+                    grammar=grammar,
+                    **self.sampling,
+                )
+            except RuntimeError as exc:
+                if loaded.abort is not None and loaded.abort.fired:
+                    raise LLMTimeout(
+                        f"llama.cpp evaluation aborted at the {timeout:g} s limit (prompt of "
+                        f"{len(prompt)} tokens not finished)",
+                        seconds=time.monotonic() - start,
+                    ) from exc
+                raise LLMError(f"llama.cpp failed: {exc}") from exc
+            except ValueError as exc:
+                raise LLMError(f"llama.cpp failed: {exc}") from exc
+        finally:
+            if loaded.abort is not None:
+                loaded.abort.disarm()
+            loaded.lock.release()
+        seconds = time.monotonic() - start
+        choice = out["choices"][0]
+        text = choice.get("text") or ""
+        if fired.is_set():
+            raise LLMTimeout(
+                f"llama.cpp generation stopped at the {timeout:g} s limit after "
+                f"{out['usage']['completion_tokens']} tokens",
+                partial=text,
+                seconds=seconds,
+            )
+        usage = out.get("usage") or {}
+        return Completion(
+            text=text,
+            prompt_tokens=int(usage.get("prompt_tokens", len(prompt))),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            seconds=seconds,
+            model=self.model,
+            backend=self.backend,
+            finish_reason=choice.get("finish_reason"),
+        )

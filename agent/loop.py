@@ -1,0 +1,300 @@
+"""The repair loop as a LangGraph StateGraph: formalize -> validate -> solve -> check -> repair.
+
+Each attempt ends in one of three outcomes (the vocabulary of Logic.py): SUCCESS (a model that
+solves and whose solution the independent checker confirms), RETRY (something precise went wrong
+and goes back to the model as a repair prompt), FATAL (nothing more to try: the model backend
+failed or the repair budget is spent). Every step is appended to one trace a person can read.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
+
+from agent.formalize import (
+    FLAT_SCHEMA,
+    check_problem_text,
+    formalize_messages,
+    parse_model_output,
+    repair_message,
+)
+from agent.llm import LLM, LLMError
+from agent.trace import Trace
+from formalizers.ground import GroundError
+from formalizers.ir import IRError, ModelIR
+from formalizers.semantics import CompiledModel
+from solvers.checker import CheckReport, check_solution
+from solvers.result import SolveResult, Status
+
+Outcome = Literal["SUCCESS", "RETRY", "FATAL"]
+
+
+@dataclass
+class LoopConfig:
+    target: str = "auto"
+    max_repairs: int = 3
+    time_limit: float = 20.0  # per solver call
+    llm_timeout: float = 120.0  # per model call
+    max_tokens: int = 1024
+    temperature: float = 0.0  # first attempt; repairs sample above 0 so they do not repeat themselves
+    repair_temperature: float = 0.5
+    seed: int | None = 0
+    check_zero: bool = True
+
+
+@dataclass
+class Attempt:
+    """What one formalization attempt produced and how it ended."""
+
+    index: int
+    outcome: Outcome
+    stage: str  # where it ended: formalize | validate | solve | check | done
+    feedback: str = ""
+    ir: dict[str, Any] | None = None
+    status: str | None = None
+    objective: float | None = None
+    conflict: list[str] = field(default_factory=list)
+
+
+class LoopState(TypedDict, total=False):
+    problem: str
+    messages: list[dict[str, str]]
+    attempt: int
+    raw: str
+    ir: ModelIR | None
+    compiled: CompiledModel | None
+    result: SolveResult | None
+    check: CheckReport | None
+    feedback: str
+    outcome: Outcome
+    stage: str
+    attempts: list[Attempt]
+    fatal: str
+    cores: list[tuple[str, ...]]
+
+
+@dataclass
+class LoopResult:
+    """The loop's answer: the last model and its solution, with every attempt."""
+
+    problem: str
+    success: bool
+    status: str  # optimal | feasible | infeasible | unbounded | error | ...
+    objective: float | None
+    values: dict[str, Any]
+    ir: ModelIR | None
+    compiled: CompiledModel | None
+    result: SolveResult | None
+    check: CheckReport | None
+    attempts: list[Attempt]
+    repairs: int
+    seconds: float
+    message: str = ""
+    infeasible_confirmed: bool = False
+    trace: Trace | None = None
+
+    @property
+    def failure_stage(self) -> str | None:
+        return None if self.success else (self.attempts[-1].stage if self.attempts else "formalize")
+
+
+def _solve(compiled: CompiledModel, target: str, time_limit: float) -> SolveResult:
+    import solvers
+
+    chosen = solvers.choose_target(compiled) if target == "auto" else target
+    return solvers.solve(compiled, chosen, time_limit=time_limit, explain=True)
+
+
+def _describe_conflict(result: SolveResult) -> str:
+    lines = []
+    for item in result.conflict_detail:
+        source = f' (from: "{item.source}")' if item.source else ""
+        lines.append(f"- {item.name}{source}")
+    return "\n".join(lines)
+
+
+def _constraint_exprs(ir: ModelIR, names: list[str]) -> str:
+    by_name = {c.name: c for c in ir.constraints}
+    return "\n".join(f"- {n}: {by_name[n].expr}" + (f'   (from: "{by_name[n].source}")' if by_name[n].source
+                                                      else "") for n in names if n in by_name)
+
+
+class RepairLoop:
+    """Build once per LLM and config; `run(problem)` per problem."""
+
+    def __init__(self, llm: LLM, config: LoopConfig | None = None) -> None:
+        self.llm = llm
+        self.config = config or LoopConfig()
+        self.graph = self._build()
+
+    # Nodes ---------------------------------------------------------------------------------
+    def _formalize(self, state: LoopState) -> LoopState:
+        cfg = self.config
+        attempt = state.get("attempt", 0) + 1
+        temperature = cfg.temperature if attempt == 1 else cfg.repair_temperature
+        seed = None if cfg.seed is None else cfg.seed + attempt
+        self.trace.step("formalize", attempt=attempt, temperature=temperature)
+        try:
+            completion = self.llm.complete(state["messages"], json_schema=FLAT_SCHEMA, temperature=temperature,
+                                           max_tokens=cfg.max_tokens, timeout=cfg.llm_timeout, seed=seed)
+        except LLMError as e:
+            return {"attempt": attempt, "outcome": "FATAL", "stage": "formalize",
+                    "fatal": f"language model failed: {e}", "feedback": ""}
+        messages = state["messages"] + [{"role": "assistant", "content": completion.text}]
+        return {"attempt": attempt, "raw": completion.text, "messages": messages, "stage": "formalize"}
+
+    def _validate(self, state: LoopState) -> LoopState:
+        try:
+            ir = parse_model_output(state["raw"])
+            compiled = ir.compile()
+        except IRError as e:
+            feedback = "\n".join(e.problems[:8])
+            self.trace.step("validate", ok=False, problems=e.problems)
+            return {"ir": None, "compiled": None, "outcome": "RETRY", "stage": "validate",
+                    "feedback": f"It could not be read:\n{feedback}"}
+        self.trace.step("validate", ok=True, ir=json.loads(ir.model_dump_json(exclude_defaults=True)))
+        return {"ir": ir, "compiled": compiled, "stage": "validate", "outcome": "SUCCESS"}
+
+    def _solve_node(self, state: LoopState) -> LoopState:
+        import solvers
+
+        compiled, ir = state["compiled"], state["ir"]
+        assert compiled is not None and ir is not None
+        try:
+            result = _solve(compiled, self.config.target, self.config.time_limit)
+        except solvers.TargetUnsupported as e:
+            self.trace.step("solve", ok=False, error=str(e))
+            return {"outcome": "RETRY", "stage": "solve", "result": None,
+                    "feedback": f"{e}. Write every constraint as a linear comparison."}
+        except GroundError as e:
+            self.trace.step("solve", ok=False, error=str(e))
+            return {"outcome": "RETRY", "stage": "solve", "result": None, "feedback": str(e)}
+        self.trace.step("solve", target=result.target, status=result.status.value, objective=result.objective,
+                        seconds=round(result.seconds, 4), conflict=result.conflict, message=result.message)
+        cores = list(state.get("cores", []))
+        if result.status == Status.INFEASIBLE:
+            cores.append(tuple(sorted(result.conflict)))
+            detail = _constraint_exprs(ir, result.conflict) or _describe_conflict(result)
+            return {"result": result, "outcome": "RETRY", "stage": "solve", "cores": cores,
+                    "feedback": "The solver says these constraints cannot all hold at the same time:\n"
+                                f"{detail}\nCheck each one against its sentence: the direction (<= or >=), "
+                                "the numbers, and whether a limit applies to a total or to each item."}
+        if result.status == Status.UNBOUNDED:
+            return {"result": result, "outcome": "RETRY", "stage": "solve",
+                    "feedback": "The objective can grow without limit: a stated limit is missing or has the "
+                                "wrong direction (<= vs >=), or a variable lacks \"lower\": 0."}
+        if not result.status.has_solution:
+            return {"result": result, "outcome": "FATAL" if result.status == Status.TIMEOUT else "RETRY",
+                    "stage": "solve", "feedback": f"The solver failed: {result.message[:500]}"}
+        return {"result": result, "outcome": "SUCCESS", "stage": "solve"}
+
+    def _check(self, state: LoopState) -> LoopState:
+        compiled, result = state["compiled"], state["result"]
+        assert compiled is not None and result is not None
+        report = check_solution(compiled, result.values, claimed_objective=result.objective)
+        self.trace.step("check", ok=report.ok, violations=[v.model_dump() for v in report.violations[:10]],
+                        problems=report.problems[:10], objective=report.objective)
+        if not report.ok:
+            return {"check": report, "outcome": "RETRY", "stage": "check",
+                    "feedback": f"The solution does not satisfy the model:\n{report.describe()}"}
+        if self.config.check_zero and compiled.sense == "maximize" and result.objective == 0 \
+                and _all_zero(result.values):
+            return {"check": report, "outcome": "RETRY", "stage": "check",
+                    "feedback": "The best solution makes nothing at all (every variable is 0, objective 0). "
+                                "A constraint probably has the wrong direction or a wrong number."}
+        return {"check": report, "outcome": "SUCCESS", "stage": "done"}
+
+    def _record(self, state: LoopState) -> LoopState:
+        """Close the attempt: append it, and prepare the repair prompt if another try follows."""
+        ir = state.get("ir")
+        result = state.get("result") if state.get("stage") in ("solve", "check", "done") else None
+        attempt = Attempt(index=state.get("attempt", 0), outcome=state.get("outcome", "FATAL"),
+                          stage=state.get("stage", "formalize"), feedback=state.get("feedback", ""),
+                          ir=json.loads(ir.model_dump_json(exclude_defaults=True)) if ir else None,
+                          status=result.status.value if result else None,
+                          objective=result.objective if result else None,
+                          conflict=list(result.conflict) if result else [])
+        attempts = state.get("attempts", []) + [attempt]
+        self.trace.step("attempt", index=attempt.index, outcome=attempt.outcome, stage=attempt.stage,
+                        feedback=attempt.feedback)
+        update: LoopState = {"attempts": attempts}
+        if attempt.outcome == "RETRY" and attempt.index <= self.config.max_repairs:
+            update["messages"] = state["messages"] + [repair_message(attempt.feedback)]
+        return update
+
+    # Graph -----------------------------------------------------------------------------------
+    def _build(self):
+        from langgraph.graph import END, StateGraph
+
+        g = StateGraph(LoopState)
+        g.add_node("formalize", self._formalize)
+        g.add_node("validate", self._validate)
+        g.add_node("solve", self._solve_node)
+        g.add_node("check", self._check)
+        g.add_node("record", self._record)
+        g.set_entry_point("formalize")
+        g.add_conditional_edges("formalize", lambda s: "record" if s.get("outcome") == "FATAL" else "validate")
+        g.add_conditional_edges("validate", lambda s: "solve" if s["outcome"] == "SUCCESS" else "record")
+        g.add_conditional_edges("solve", lambda s: "check" if s["outcome"] == "SUCCESS" else "record")
+        g.add_edge("check", "record")
+
+        def after_record(s: LoopState) -> str:
+            last = s["attempts"][-1]
+            if last.outcome == "RETRY" and last.index <= self.config.max_repairs:
+                if _same_core_twice(s.get("cores", [])):
+                    return END  # the same requirements conflict whatever the model writes
+                return "formalize"
+            return END
+
+        g.add_conditional_edges("record", after_record)
+        return g.compile()
+
+    def run(self, problem: str, trace: Trace | None = None) -> LoopResult:
+        """Formalize, solve, check and repair until success or the budget is spent."""
+        t0 = time.perf_counter()
+        problem = check_problem_text(problem)
+        self.trace = trace or Trace(problem=problem)
+        self.llm.trace = self.trace.record_llm
+        state: LoopState = {"problem": problem, "messages": formalize_messages(problem), "attempt": 0,
+                            "attempts": [], "cores": []}
+        limit = 6 * (self.config.max_repairs + 1) + 10
+        final: LoopState = self.graph.invoke(state, {"recursion_limit": limit})
+        return self._result(problem, final, time.perf_counter() - t0)
+
+    def _result(self, problem: str, s: LoopState, seconds: float) -> LoopResult:
+        attempts = s.get("attempts", [])
+        last = attempts[-1] if attempts else None
+        success = bool(last and last.outcome == "SUCCESS")
+        result = s.get("result") if last and last.stage in ("solve", "check", "done") else None
+        infeasible_confirmed = bool(result and result.status == Status.INFEASIBLE
+                                    and _same_core_twice(s.get("cores", [])))
+        if success and result is not None:
+            status = result.status.value
+        elif result is not None and result.status in (Status.INFEASIBLE, Status.UNBOUNDED):
+            status = result.status.value
+        else:
+            status = "error"
+        message = s.get("fatal", "") or (last.feedback if last and not success else "")
+        self.trace.finish(status=status, success=success, seconds=round(seconds, 3))
+        return LoopResult(problem=problem, success=success, status=status,
+                          objective=result.objective if result and result.status.has_solution else None,
+                          values=result.values if result and result.status.has_solution else {},
+                          ir=s.get("ir"), compiled=s.get("compiled"), result=result, check=s.get("check"),
+                          attempts=attempts, repairs=max(0, len(attempts) - 1), seconds=seconds,
+                          message=message, infeasible_confirmed=infeasible_confirmed, trace=self.trace)
+
+
+def _all_zero(values: dict[str, Any]) -> bool:
+    def zero(v: Any) -> bool:
+        if isinstance(v, dict):
+            return all(zero(x) for x in v.values())
+        return isinstance(v, int | float) and v == 0
+
+    return zero(values)
+
+
+def _same_core_twice(cores: list[tuple[str, ...]]) -> bool:
+    """Two attempts in a row hit the same conflict: the request itself is infeasible, most likely."""
+    return len(cores) >= 2 and cores[-1] == cores[-2] and bool(cores[-1])
