@@ -143,6 +143,38 @@ def get_benchmark(name: str) -> BenchmarkInfo:
     raise BenchmarkDataError(f"unknown benchmark {name!r}; registered: {known}")
 
 
+def examples_dir() -> Path:
+    return datasets_dir() / "examples"
+
+
+def read_examples_dir(folder: Path) -> list[Problem]:
+    """A folder of hand-checked examples (NAME.txt + NAME.expected.json) as a benchmark named `examples`.
+
+    The expected objective is the answer; infeasible examples are scored by status; satisfaction
+    examples (no objective) are kept but unscored by the numeric rules.
+    """
+    problems = []
+    for expected_path in sorted(folder.glob("*.expected.json")):
+        name = expected_path.name.removesuffix(".expected.json")
+        text_path = folder / f"{name}.txt"
+        if not text_path.is_file():
+            raise BenchmarkDataError(f"{expected_path}: no problem text {text_path.name} beside it")
+        try:
+            expected = json.loads(expected_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise BenchmarkDataError(f"{expected_path}: invalid JSON ({exc.msg})") from exc
+        status = str(expected.get("status", "unlabeled"))
+        objective = expected.get("objective")
+        answer = float(objective) if isinstance(objective, int | float) and status == "optimal" else None
+        problems.append(Problem(id=name, source=f"datasets/examples/{text_path.name}",
+                                problem=text_path.read_text(encoding="utf-8"), answer=answer,
+                                answer_status=status if status in ("optimal", "infeasible") else "unlabeled",
+                                extras={"expected": expected}, benchmark="examples"))
+    if not problems:
+        raise BenchmarkDataError(f"{folder}: no *.expected.json examples in this folder")
+    return problems
+
+
 def load_benchmark(
     name_or_path: str,
     *,
@@ -177,6 +209,9 @@ def load_benchmark(
             )
         problems = _read_file(path, fmt=info.format, benchmark=info.name)
         problems = _apply_registry_subset(problems, info, subset)
+    elif name_or_path == "examples" or Path(name_or_path).expanduser().is_dir():
+        folder = examples_dir() if name_or_path == "examples" else Path(name_or_path).expanduser()
+        problems = read_examples_dir(folder)
     else:
         path = Path(name_or_path).expanduser()
         if not path.is_file():

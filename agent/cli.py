@@ -325,7 +325,8 @@ def _explain_infeasible(result) -> dict[str, Any] | None:
     try:
         from agent.explain import explain_infeasibility
 
-        return explain_infeasibility(result.ir, result.result).to_dict()
+        explanation = explain_infeasibility(result.ir, result.result)
+        return explanation.to_dict() | {"text": explanation.describe()}
     except Exception as e:  # noqa: BLE001 - an explanation failing must not hide the answer itself
         return {"error": f"{type(e).__name__}: {e}"}
 

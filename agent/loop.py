@@ -9,6 +9,7 @@ failed or the repair budget is spent). Every step is appended to one trace a per
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
@@ -74,6 +75,7 @@ class LoopState(TypedDict, total=False):
     attempts: list[Attempt]
     fatal: str
     cores: list[tuple[str, ...]]
+    fallback: dict[str, Any]
 
 
 @dataclass
@@ -204,12 +206,31 @@ class RepairLoop:
         if not report.ok:
             return {"check": report, "outcome": "RETRY", "stage": "check",
                     "feedback": f"The solution does not satisfy the model:\n{report.describe()}"}
+        doubts = self._doubts(state)
+        if doubts and not state.get("fallback"):
+            # Soft doubts get one repair; the answer is kept as the fallback in case the repair does worse.
+            self.trace.step("sanity", ok=False, doubts=doubts)
+            return {"check": report, "outcome": "RETRY", "stage": "check", "feedback": "\n".join(doubts),
+                    "fallback": {"ir": state["ir"], "compiled": compiled, "result": result, "check": report,
+                                 "doubts": doubts}}
+        return {"check": report, "outcome": "SUCCESS", "stage": "done"}
+
+    def _doubts(self, state: LoopState) -> list[str]:
+        """Answers that solve the model but look wrong for the text: nothing done, fractional counts."""
+        compiled, result, ir = state["compiled"], state["result"], state["ir"]
+        assert compiled is not None and result is not None and ir is not None
+        doubts = []
         if self.config.check_zero and compiled.sense == "maximize" and result.objective == 0 \
                 and _all_zero(result.values):
-            return {"check": report, "outcome": "RETRY", "stage": "check",
-                    "feedback": "The best solution makes nothing at all (every variable is 0, objective 0). "
-                                "A constraint probably has the wrong direction or a wrong number."}
-        return {"check": report, "outcome": "SUCCESS", "stage": "done"}
+            doubts.append("The best solution makes nothing at all (every variable is 0, objective 0). A constraint "
+                          "probably has the wrong direction or a wrong number.")
+        for v in ir.variables:
+            value = result.values.get(v.name)
+            if v.domain == "continuous" and not v.index and isinstance(value, int | float) \
+                    and abs(value - round(value)) > 1e-6 and _counts_things(v.name, v.description or ""):
+                doubts.append(f'{v.name} = {value:g}, but "{v.description or v.name}" counts whole things: if they '
+                              'cannot be split, make it "integer".')
+        return doubts
 
     def _record(self, state: LoopState) -> LoopState:
         """Close the attempt: append it, and prepare the repair prompt if another try follows."""
@@ -273,7 +294,13 @@ class RepairLoop:
         attempts = s.get("attempts", [])
         last = attempts[-1] if attempts else None
         success = bool(last and last.outcome == "SUCCESS")
-        result = s.get("result") if last and last.stage in ("solve", "check", "done") else None
+        fallback = s.get("fallback")
+        if not success and fallback:
+            # The repair asked for by a soft doubt did not give a better answer: keep the checked one.
+            s = {**s, **{k: fallback[k] for k in ("ir", "compiled", "result", "check")},
+                 "fatal": "kept an earlier answer despite: " + " ".join(fallback["doubts"])}
+            success = True
+        result = s.get("result") if success or (last and last.stage in ("solve", "check", "done")) else None
         infeasible_confirmed = bool(result and result.status == Status.INFEASIBLE
                                     and _same_core_twice(s.get("cores", [])))
         if success and result is not None:
@@ -290,6 +317,13 @@ class RepairLoop:
                           ir=s.get("ir"), compiled=s.get("compiled"), result=result, check=s.get("check"),
                           attempts=attempts, repairs=max(0, len(attempts) - 1), seconds=seconds,
                           message=message, infeasible_confirmed=infeasible_confirmed, trace=self.trace)
+
+
+_COUNTING = re.compile(r"\b(number of|how many|count of)\b|^(num|n)_", re.I)
+
+
+def _counts_things(name: str, description: str) -> bool:
+    return bool(_COUNTING.search(description) or _COUNTING.search(name))
 
 
 def _all_zero(values: dict[str, Any]) -> bool:

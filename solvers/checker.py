@@ -50,11 +50,17 @@ class CheckReport(BaseModel):
 class _Values:
     """Algebra whose variables are numbers: every expression folds to a constant."""
 
-    def __init__(self, flat: dict[tuple[str, tuple], float]) -> None:
+    def __init__(self, model: CompiledModel, flat: dict[tuple[str, tuple], float]) -> None:
         self.flat = flat
+        self.boolean = {name for name, v in model.variables.items() if v.ir.domain == "boolean"}
 
-    def var(self, name: str, key: tuple) -> float:
+    def var(self, name: str, key: tuple) -> float | bool:
         value = self.flat[(name, key)]
+        if name in self.boolean:
+            # The grounder folds logic only over Python bools: a solver's 0/1 (or 1e-9) for a boolean
+            # variable must become one, or `b and c` would reach the algebra. A value that is not 0/1
+            # is reported by the domain check.
+            return bool(round(value))
         return int(value) if float(value).is_integer() else value
 
     def _never(self, *args: Any) -> Any:
@@ -74,7 +80,7 @@ def check_solution(model: CompiledModel, values: dict[str, Any], *, claimed_obje
     if problems:
         return CheckReport(ok=False, problems=problems, claimed_objective=claimed_objective)
     problems += _domain_problems(model, flat, tol)
-    grounder = Grounder(model, _Values(flat))
+    grounder = Grounder(model, _Values(model, flat))
     violations: list[Violation] = []
     try:
         for inst in grounder.all_instances():
@@ -130,4 +136,35 @@ def _domain_problems(model: CompiledModel, flat: dict, tol: float) -> list[str]:
             out.append(f"{where} = {value:g} is below its lower bound {lower:g}")
         if upper is not None and value > upper + tol * max(1, abs(upper)):
             out.append(f"{where} = {value:g} is above its upper bound {upper:g}")
+    return out
+
+
+class Tightness(BaseModel):
+    """How close one constraint instance is to its limit at a solution (binding when slack ~ 0)."""
+
+    constraint: str
+    instance: str
+    label: str = ""
+    source: str = ""
+    slack: float
+
+
+def tightness(model: CompiledModel, values: dict[str, Any], tol: float = DEFAULT_TOL) -> list[Tightness]:
+    """Slack of every inequality/equality instance at a solution; the binding ones explain the optimum."""
+    flat, problems = flatten_values(model, values)
+    if problems:
+        return []
+    grounder = Grounder(model, _Values(model, flat))
+    out: list[Tightness] = []
+    for inst in grounder.all_instances():
+        node = inst.node
+        if not isinstance(node, Compare) or node.op not in ("<", "<=", ">", ">=", "=="):
+            continue
+        a, b = grounder.eval(node.left, inst.env), grounder.eval(node.right, inst.env)
+        if isinstance(a, str) or isinstance(b, str) or isinstance(a, bool) or isinstance(b, bool):
+            continue
+        slack = abs(a - b) if node.op == "==" else (b - a if node.op in ("<", "<=") else a - b)
+        c = inst.constraint.ir
+        out.append(Tightness(constraint=c.name, instance=inst.label, label=c.label, source=c.source,
+                             slack=float(slack)))
     return out
