@@ -62,6 +62,10 @@ FLAT_SCHEMA: dict[str, Any] = {
 }
 
 
+_QUANTITY = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|"
+                       r"thousand|million|twice|half|double|triple|dozen|percent|each|every)\b", re.I)
+
+
 class ProblemTextError(ValueError):
     """The input is not a usable problem statement (empty, binary, huge)."""
 
@@ -85,10 +89,13 @@ def check_problem_text(text: str) -> str:
     if len(text) > MAX_PROBLEM_CHARS:
         raise ProblemTextError(f"the problem text has {len(text):,} characters; the limit is "
                                f"{MAX_PROBLEM_CHARS:,} (a word problem is a few paragraphs)")
-    letters = sum(c.isalpha() for c in text)
-    if letters < 0.4 * len(text) or len(text.split()) < 8:
+    words = re.findall(r"[^\W\d_]{2,}", text)
+    if len(words) < 8 or sum(map(len, words)) < 0.08 * len(text):
         raise ProblemTextError("this does not read like an optimization problem (too few words); "
                                "describe the decisions, the limits and the goal in sentences")
+    if not _QUANTITY.search(text):
+        raise ProblemTextError("this states no quantities (no numbers at all); an optimization or constraint "
+                               "problem gives its limits, costs or counts")
     return text
 
 
