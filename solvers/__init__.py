@@ -52,7 +52,15 @@ def render(model: CompiledModel, target: str) -> str:
 
 def solve(model: CompiledModel, target: str = "auto", *, time_limit: float = 30.0, explain: bool = True,
           isolate: bool = True) -> SolveResult:
-    """Solve with a hard wall-clock limit; never raises for solver trouble, returns status ERROR."""
+    """Solve with a hard wall-clock limit; never raises for solver trouble, returns status ERROR.
+
+    With `isolate`, whatever might not stop by itself runs in a forked child killed at the limit
+    (`limits.call_with_hard_limit`). Who stops by itself (each backend's SOLVE_/EXPLAIN_STOPS_AT_LIMIT):
+      minizinc: always (every run is a subprocess killed at its limit);
+      milp: HiGHS honours time_limit and the grounding checks it, so the solve runs in-process; an
+        explanation (HiGHS's IIS does not bound its total time) re-solves in a forked child;
+      cpsat, smt: never trusted (Python model building; z3 tactics that overrun `timeout`): forked.
+    """
     if target == "auto":
         target = choose_target(model)
     reasons = unsupported(model, target)
@@ -63,11 +71,17 @@ def solve(model: CompiledModel, target: str = "auto", *, time_limit: float = 30.
     # Explanations re-solve the model several times: give them their own share of the budget.
     budget = time_limit * (3 if explain else 1) + 5
     try:
-        if isolate and target != "minizinc":  # minizinc already runs in a killed-on-timeout subprocess
+        if not isolate or (module.SOLVE_STOPS_AT_LIMIT and (not explain or module.EXPLAIN_STOPS_AT_LIMIT)):
+            result = module.solve(model, time_limit=time_limit, explain=explain)
+        elif module.SOLVE_STOPS_AT_LIMIT:
+            # Decide in-process; only an infeasible model needs the explanation, in a forked child.
+            result = module.solve(model, time_limit=time_limit, explain=False)
+            if result.status == Status.INFEASIBLE:
+                result = call_with_hard_limit(module.solve, model, seconds=budget, time_limit=time_limit,
+                                              explain=True)
+        else:
             result = call_with_hard_limit(module.solve, model, seconds=budget, time_limit=time_limit,
                                           explain=explain)
-        else:
-            result = module.solve(model, time_limit=time_limit, explain=explain)
     except HardTimeout as e:
         return SolveResult(status=Status.TIMEOUT, target=target, seconds=time.perf_counter() - t0,
                            message=f"hard time limit: {e}")

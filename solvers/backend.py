@@ -5,6 +5,8 @@ A target module (solvers/minizinc.py, milp.py, smt.py, cpsat.py) defines:
   def unsupported(model) -> list[str]         # why this target cannot express the model ([] = it can)
   def render(model) -> str                    # the model text a person reads (`modelwright render`)
   def solve(model, *, time_limit, explain) -> SolveResult   # runs in-process; the caller isolates it
+  SOLVE_STOPS_AT_LIMIT: bool    # solve(explain=False) ends by itself near time_limit: no fork needed
+  EXPLAIN_STOPS_AT_LIMIT: bool  # the same with explain=True
 Solver libraries are imported inside those functions, so a missing solver never breaks `import`.
 """
 
@@ -28,7 +30,11 @@ class TargetUnsupported(ValueError):
 
 
 def conflict_items(model: CompiledModel, instances: list[str]) -> tuple[list[str], list[ConflictItem]]:
-    """Group conflicting instance labels ("cover[mon]") by IR constraint, in model order."""
+    """Group conflicting instance labels ("cover[mon]") by IR constraint, in model order.
+
+    Only IR constraints make a conflict (formalizers/IR.md): a label that names none ("bounds of x")
+    is left out here; a backend that has such entries reports them in `SolveResult.conflict_bounds`.
+    """
     by_name: dict[str, list[str]] = {}
     for label in instances:
         by_name.setdefault(label.split("[", 1)[0], []).append(label)
@@ -38,10 +44,6 @@ def conflict_items(model: CompiledModel, instances: list[str]) -> tuple[list[str
             names.append(c.name)
             items.append(ConflictItem(name=c.name, label=c.ir.label, source=c.ir.source,
                                       instances=sorted(set(by_name[c.name]))))
-    for extra in by_name:  # bounds or domains reported by a solver, not IR constraints
-        if extra not in names:
-            names.append(extra)
-            items.append(ConflictItem(name=extra, instances=by_name[extra]))
     return names, items
 
 

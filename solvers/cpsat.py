@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from formalizers.expr import BinOp, Node
+from formalizers.expr import BinOp
 from formalizers.ground import Grounder, GroundError, is_const
 from formalizers.semantics import CompiledModel, integral_problems
 from solvers.backend import Stopwatch, conflict_items
@@ -22,6 +22,10 @@ from solvers.result import SolveResult, Status, tail
 from solvers.values import nest_values
 
 NAME = "cpsat"
+# CP-SAT honours max_time_in_seconds in its search, but building the model (and the re-solves that
+# widen artificial bounds) is Python with no deadline: solvers.solve runs it in a forked child.
+SOLVE_STOPS_AT_LIMIT = False
+EXPLAIN_STOPS_AT_LIMIT = False
 # CP-SAT needs finite domains: a variable with no bound gets this one instead. Unboundedness is then
 # detected by re-solving with wider artificial bounds (see _widen), since CP-SAT cannot prove it.
 BIG = 10**9
@@ -311,8 +315,7 @@ class _CpGrounder(Grounder):
         super().__init__(model, algebra)
         self.cpalg = algebra
 
-    def eval(self, node: Node, env: dict) -> Any:
-        value = super().eval(node, env)
+    def post_eval(self, value: Any) -> Any:
         if isinstance(value, float) and value.is_integer():
             return int(value)  # CP-SAT takes integer coefficients only (1e+06 parses as a float)
         return value

@@ -1,11 +1,21 @@
-"""The MILP target: a Pyomo model solved by HiGHS in-process, with IIS-based explanations.
+"""The MILP target: HiGHS in-process, with IIS-based explanations.
 
-One Pyomo component per IR constraint (indexed by the instance keys) keeps names in the LP file and
-in conflicts identical to the IR's. Grounding goes through `formalizers.ground.Grounder`, so the
-meaning of every expression is the one the checker uses. Pyomo's persistent HiGHS interface
-(`pyomo.contrib.solver` 'highs', which drives highspy in-process) loads the rows once; explanations
-then work on the underlying `highspy.Highs` object directly (native IIS, or re-solves that only
-change row bounds), so no Pyomo model is rebuilt or re-read per consistency check.
+Two renderings of one grounding (`formalizers.ground.Grounder`, so every expression means what the
+checker says it means):
+
+* `solve` grounds straight into HiGHS rows: a small linear-expression algebra (`_Lin`) collects each
+  instance's coefficients, the rows go to `highspy` as one CSR matrix (`passModel`), and HiGHS runs
+  in this process. No Pyomo object is built, so a small model costs little more than HiGHS itself
+  (see benchmarks/overhead.py).
+* `render` builds a Pyomo model (one component per IR constraint, indexed by the instance keys) and
+  writes its CPLEX LP text, so names in the text are the IR's.
+
+Explanations work on the loaded `highspy.Highs` object directly (native IIS, or re-solves that only
+change row bounds), so nothing is rebuilt per consistency check.
+
+Time limits: HiGHS honours `time_limit` in presolve, simplex, IPM and branch and bound; the grounding
+checks the same deadline every few hundred instances. HiGHS's IIS bounds only each inner LP, not its
+whole deletion filter, so `solvers.solve` runs an explanation in a forked, hard-limited child.
 """
 
 from __future__ import annotations
@@ -27,6 +37,10 @@ from solvers.result import SolveResult, Status, tail
 from solvers.values import nest_values
 
 NAME = "milp"
+# HiGHS honours `time_limit` and the grounding checks the deadline, so a plain solve needs no forked
+# child; HiGHS's IIS bounds only each of its inner LPs, so an explanation does.
+SOLVE_STOPS_AT_LIMIT = True
+EXPLAIN_STOPS_AT_LIMIT = False
 
 # HiGHS's default relative MIP gap (1e-4) would let "optimal" objectives differ from the exact
 # targets' by more than `solvers.agreement`'s tolerance (1e-6): close the gap to that tolerance.
@@ -49,7 +63,7 @@ def unsupported(model: CompiledModel) -> list[str]:
     return linear_problems(model)
 
 
-# ------------------------------------------------------------------ building
+# ------------------------------------------------------------------ Pyomo model (for `render`)
 
 
 class _PyomoAlgebra:
@@ -60,6 +74,11 @@ class _PyomoAlgebra:
 
     def var(self, name: str, key: tuple) -> Any:
         return self.variables[(name, key)]
+
+    def sum_(self, items: list) -> Any:
+        import pyomo.environ as pe
+
+        return pe.quicksum(items)
 
     def compare(self, op: str, a: Any, b: Any) -> Any:
         a = int(a) if isinstance(a, bool) else a  # `b == true` on a boolean variable
@@ -254,6 +273,282 @@ def render(model: CompiledModel) -> str:
     return "\n".join(header) + "\n" + text
 
 
+# ------------------------------------------------------------------ HiGHS rows (for `solve`)
+
+
+class _Lin:
+    """A linear expression over HiGHS columns: {column: coefficient} plus a constant.
+
+    The grounder's Python operators build these for `solve`: one dict per term, instead of a Pyomo
+    expression tree that would need a second pass (the standard repn) to become a row. Instances are
+    never changed after construction, so two of them may share a dict.
+    """
+
+    __slots__ = ("terms", "const")
+
+    def __init__(self, terms: dict[int, float], const: float = 0.0) -> None:
+        self.terms = terms
+        self.const = const
+
+    def __add__(self, other: Any) -> _Lin:
+        if isinstance(other, _Lin):
+            big, small = (self, other) if len(self.terms) >= len(other.terms) else (other, self)
+            terms = dict(big.terms)
+            get = terms.get
+            for j, c in small.terms.items():
+                terms[j] = get(j, 0.0) + c
+            return _Lin(terms, self.const + other.const)
+        return _Lin(self.terms, self.const + other)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> _Lin:
+        return _Lin({j: -c for j, c in self.terms.items()}, -self.const)
+
+    def __sub__(self, other: Any) -> _Lin:
+        return self + (-other)
+
+    def __rsub__(self, other: Any) -> _Lin:
+        return (-self) + other
+
+    def __mul__(self, other: Any) -> _Lin:
+        if isinstance(other, _Lin):
+            if self.terms and other.terms:
+                raise GroundError("a product of variables is not linear (use a CP or SMT target)")
+            return other * self.const if not self.terms else self * other.const
+        return _Lin({j: c * other for j, c in self.terms.items()}, self.const * other)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: Any) -> _Lin:
+        if isinstance(other, _Lin):
+            if other.terms:
+                raise GroundError("division by a variable is not linear (use a CP or SMT target)")
+            other = other.const
+        if other == 0:
+            raise GroundError("division by zero")
+        return _Lin({j: c / other for j, c in self.terms.items()}, self.const / other)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        if self.terms or self.const == 0:
+            raise GroundError("division by a variable is not linear (use a CP or SMT target)")
+        return other / self.const
+
+
+@dataclass(slots=True)
+class _Row:
+    """`lower <= sum(terms) <= upper` (one bound may be infinite)."""
+
+    terms: dict[int, float]
+    lower: float
+    upper: float
+
+
+class _HighsAlgebra:
+    """Grounder algebra for `solve`: variables are columns, comparisons are rows."""
+
+    def __init__(self, columns: dict[tuple[str, tuple], int]) -> None:
+        self.columns = columns
+
+    def var(self, name: str, key: tuple) -> _Lin:
+        return _Lin({self.columns[(name, key)]: 1.0})
+
+    # Grounder hooks for sums of coefficient x variable (Grounder._compile_linear_sum).
+    def column(self, name: str, key: tuple) -> int:
+        return self.columns[(name, key)]
+
+    def linear(self, terms: dict[int, float]) -> _Lin:
+        return _Lin(terms)
+
+    def sum_(self, items: list) -> _Lin:
+        terms: dict[int, float] = {}
+        get = terms.get
+        const = 0.0
+        for item in items:
+            for j, c in item.terms.items():
+                terms[j] = get(j, 0.0) + c
+            const += item.const
+        return _Lin(terms, const)
+
+    def compare(self, op: str, a: Any, b: Any) -> _Row:
+        a = int(a) if isinstance(a, bool) else a  # `b == true` on a boolean variable
+        b = int(b) if isinstance(b, bool) else b
+        if isinstance(a, _Lin) and not isinstance(b, _Lin):  # the usual `expression op number`
+            diff = _Lin(a.terms, a.const - b)
+        else:
+            diff = a - b
+            if not isinstance(diff, _Lin):  # both sides were constants after all
+                diff = _Lin({}, diff)
+        terms = diff.terms
+        if 0.0 in terms.values():  # cancelled terms (x - x): HiGHS warns about explicit zeros
+            terms = {j: c for j, c in terms.items() if c != 0.0}
+        rhs = -diff.const
+        if op == "<=":
+            return _Row(terms, -math.inf, rhs)
+        if op == ">=":
+            return _Row(terms, rhs, math.inf)
+        if op == "==":
+            return _Row(terms, rhs, rhs)
+        raise GroundError(f"'{op}' is not linear")
+
+    def _nonlinear(self, *args: Any) -> Any:
+        raise GroundError("logic, abs, min, max and alldifferent are not linear (use a CP or SMT target)")
+
+    and_ = or_ = not_ = implies = iff = abs_ = min_ = max_ = alldifferent = _nonlinear
+
+
+class _OutOfTime(Exception):
+    """Grounding ran past the deadline."""
+
+
+@dataclass
+class _Lp:
+    """The grounded model as HiGHS arrays, plus what maps rows and columns back to IR names."""
+
+    col_var: list[tuple[str, tuple] | None] = field(default_factory=list)  # None: a helper column
+    col_note: dict[int, str] = field(default_factory=dict)  # helper column -> "w[a] = 3"
+    col_lower: list[float] = field(default_factory=list)
+    col_upper: list[float] = field(default_factory=list)
+    integer: list[bool] = field(default_factory=list)
+    starts: list[int] = field(default_factory=lambda: [0])
+    index: list[int] = field(default_factory=list)
+    value: list[float] = field(default_factory=list)
+    row_lower: list[float] = field(default_factory=list)
+    row_upper: list[float] = field(default_factory=list)
+    row_name: list[str | None] = field(default_factory=list)  # IR constraint; None for helper rows
+    row_key: list[Any] = field(default_factory=list)  # instance key, or the helper row's label
+    cost: dict[int, float] = field(default_factory=dict)
+    offset: float = 0.0
+    maximize: bool = False
+    has_objective: bool = False
+    false_instances: list[str] = field(default_factory=list)  # labels that folded to False
+
+    @property
+    def integral(self) -> bool:
+        return any(self.integer)
+
+    def add_row(self, terms: dict[int, float], lower: float, upper: float, name: str | None, key: Any) -> None:
+        self.index.extend(terms)
+        self.value.extend(terms.values())
+        self.starts.append(len(self.index))
+        self.row_lower.append(lower)
+        self.row_upper.append(upper)
+        self.row_name.append(name)
+        self.row_key.append(key)
+
+    def row_label(self, r: int) -> str:
+        name = self.row_name[r]
+        return self.row_key[r] if name is None else _label(name, self.row_key[r])
+
+    def col_label(self, j: int) -> str:
+        var = self.col_var[j]
+        return self.col_note[j] if var is None else _label(*var)
+
+    def rows_by_name(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for r, name in enumerate(self.row_name):
+            if name is not None:
+                out.setdefault(name, []).append(r)
+        return out
+
+    def to_highs(self, highspy: Any) -> Any:
+        """A `highspy.HighsLp` holding the rows (row-wise CSR, as `passModel` takes it)."""
+        import numpy as np
+
+        n, m = len(self.col_lower), len(self.row_lower)
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n, m
+        cost = np.zeros(n, dtype=np.float64)
+        if self.cost:
+            cost[np.fromiter(self.cost, dtype=np.int64, count=len(self.cost))] = list(self.cost.values())
+        lp.col_cost_ = cost
+        lp.col_lower_ = np.asarray(self.col_lower, dtype=np.float64)
+        lp.col_upper_ = np.asarray(self.col_upper, dtype=np.float64)
+        lp.row_lower_ = np.asarray(self.row_lower, dtype=np.float64)
+        lp.row_upper_ = np.asarray(self.row_upper, dtype=np.float64)
+        lp.offset_ = float(self.offset)
+        lp.sense_ = highspy.ObjSense.kMaximize if self.maximize else highspy.ObjSense.kMinimize
+        a = lp.a_matrix_
+        a.format_ = highspy.MatrixFormat.kRowwise
+        a.num_col_, a.num_row_ = n, m
+        a.start_ = np.asarray(self.starts, dtype=np.int32)
+        a.index_ = np.asarray(self.index, dtype=np.int32)
+        a.value_ = np.asarray(self.value, dtype=np.float64)
+        lp.a_matrix_ = a
+        if self.integral:
+            kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
+            lp.integrality_ = [kinds[i] for i in self.integer]
+        return lp
+
+
+def build_lp(model: CompiledModel, deadline: float | None = None) -> _Lp:
+    """Ground the IR into HiGHS rows: one column per variable entry, one row per constraint instance.
+
+    Every variable entry gets a column, mentioned or not, so its value comes from HiGHS within its
+    bounds and domain. `deadline` (a `time.perf_counter()` value) is checked every 256 instances.
+    """
+    out = _Lp()
+    columns: dict[tuple[str, tuple], int] = {}
+    for var in model.variables.values():
+        lo, hi = model.var_bounds(var)
+        lo = -math.inf if lo is None else float(lo)
+        hi = math.inf if hi is None else float(hi)
+        first = len(out.col_var)
+        for j, key in enumerate(var.keys, first):
+            columns[(var.name, key)] = j
+        out.col_var.extend((var.name, key) for key in var.keys)
+        n = len(var.keys)
+        out.col_lower.extend([lo] * n)
+        out.col_upper.extend([hi] * n)
+        out.integer.extend([var.integral] * n)
+        if var.label_set and not _contiguous(model.sets[var.label_set]):
+            _label_domain_rows(out, var, model.sets[var.label_set], first)
+
+    alg = _HighsAlgebra(columns)
+    grounder = Grounder(model, alg)
+    for count, inst in enumerate(grounder.all_instances()):
+        if deadline is not None and not count & 255 and time.perf_counter() > deadline:
+            raise _OutOfTime(f"grounding stopped after {count:,} instances")
+        expr = grounder.eval(inst.node, inst.env)
+        if expr is True:
+            continue
+        if expr is False:
+            out.false_instances.append(inst.label)
+            continue
+        if not isinstance(expr, _Row):
+            raise GroundError(f"{inst.label} is not a linear comparison")
+        out.add_row(expr.terms, expr.lower, expr.upper, inst.name, inst.key)
+
+    if model.objective is not None:
+        objective = grounder.eval(model.objective, {})
+        if isinstance(objective, _Lin):
+            out.cost, out.offset = objective.terms, float(objective.const)
+        else:
+            out.offset = float(objective)
+        out.maximize = model.sense == "maximize"
+        out.has_objective = True
+    return out
+
+
+def _label_domain_rows(out: _Lp, var: CompiledVar, elements: list, first: int) -> None:
+    """A label variable over a set of integers with gaps takes one of them: x = sum(e * pick[e])."""
+    for i, key in enumerate(var.keys):
+        picks = []
+        for e in elements:
+            j = len(out.col_var)
+            out.col_var.append(None)
+            out.col_note[j] = f"{_label(var.name, key)} = {e}"
+            out.col_lower.append(0.0)
+            out.col_upper.append(1.0)
+            out.integer.append(True)
+            picks.append((j, e))
+        where = f"domain of {_label(var.name, key)}"
+        out.add_row({j: 1.0 for j, _ in picks}, 1.0, 1.0, None, where)
+        value = {first + i: 1.0}
+        value.update({j: -float(e) for j, e in picks if e != 0})
+        out.add_row(value, 0.0, 0.0, None, where)
+
+
 # ------------------------------------------------------------------ solve
 
 
@@ -265,51 +560,36 @@ def _highs_version() -> str:
     return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
 
 
-def _default_value(model: CompiledModel, var: CompiledVar) -> float:
-    """A value for a variable no row or objective mentions (HiGHS never sees it): 0 moved into bounds."""
-    if var.label_set:
-        return float(model.label_code(var.label_set, model.sets[var.label_set][0]))
-    lo, hi = model.var_bounds(var)
-    value = 0.0
-    if lo is not None and value < lo:
-        value = math.ceil(lo) if var.integral else float(lo)
-    if hi is not None and value > hi:
-        value = math.floor(hi) if var.integral else float(hi)
-    return float(value)
-
-
-def _values(model: CompiledModel, built: _Built, primals: Iterable[tuple[Any, float]]) -> dict[str, Any]:
-    flat: dict[tuple[str, tuple], float] = {}
-    for data, value in primals:
-        key = built.var_key.get(id(data))
-        if key is not None and value is not None:
-            flat[key] = float(value)
-    for name, var in model.variables.items():
-        for key in var.keys:
-            flat.setdefault((name, key), _default_value(model, var))
+def _values(model: CompiledModel, lp: _Lp, col_value: list[float]) -> dict[str, Any]:
+    flat = {var: float(value) for var, value in zip(lp.col_var, col_value, strict=False) if var is not None}
     return nest_values(model, flat)
 
 
 def solve(model: CompiledModel, *, time_limit: float = 30.0, explain: bool = True) -> SolveResult:
-    """Build, solve with HiGHS, and on infeasibility name the conflicting IR constraints."""
+    """Ground into HiGHS rows, solve in-process, and on infeasibility name the conflicting IR constraints.
+
+    `time_limit` bounds grounding plus HiGHS's run (both stop by themselves); an explanation gets its
+    own budget (EXPLAIN_BUDGET_FACTOR x time_limit), checked between its LP solves.
+    """
     import highspy
-    from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
-    from pyomo.contrib.solver.solvers.highs import Highs
 
     reasons = unsupported(model)
-    if reasons:  # solvers.solve checks first; a direct call must not reach Pyomo with a product
+    if reasons:  # solvers.solve checks first; a direct call must not ground a product
         raise TargetUnsupported(NAME, reasons)
     watch = Stopwatch()
+    deadline = time.perf_counter() + time_limit
     result = SolveResult(status=Status.ERROR, target=NAME, solver="highs", solver_version=_highs_version())
     try:
         with watch.lap("build"):
-            built = build(model)
+            lp = build_lp(model, deadline)
     except GroundError as e:
         return error_result(NAME, f"grounding failed: {e}")
+    except _OutOfTime as e:
+        return error_result(NAME, f"no decision within {time_limit:g} s: {e}", Status.TIMEOUT)
 
-    if built.false_instances:
+    if lp.false_instances:
         # An instance that folds to False is infeasible on its own: a minimal conflict, no solver needed.
-        labels = built.false_instances[:1]
+        labels = lp.false_instances[:1]
         result.status = Status.INFEASIBLE
         result.conflict, result.conflict_detail = conflict_items(model, labels)
         result.conflict_method, result.conflict_minimal = "constant", True
@@ -317,56 +597,52 @@ def solve(model: CompiledModel, *, time_limit: float = 30.0, explain: bool = Tru
         result.timings, result.seconds = watch.timings, watch.total
         return result
 
-    opt = Highs()
+    log: list[str] = []
+    h = highspy.Highs()
+    h.setOptionValue("log_to_console", False)
+    h.setOptionValue("log_file", os.devnull)  # HiGHS formats its log only when it has somewhere to go
+    h.cbLogging.subscribe(lambda event: log.append(event.message))
+    h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
     with watch.lap("load"):
-        opt.set_instance(built.pm)  # the persistent interface copies the rows into highspy once
-    for flag in list(opt.config.auto_updates):  # nothing changes between load and solve: no rescans
-        setattr(opt.config.auto_updates, flag, False)
-    h = opt._solver_model  # the highspy.Highs the interface fills (no public accessor in Pyomo 6.10)
-    if h.getNumCol() == 0:  # every row folded away: HiGHS would only say "model empty"
-        result.status = Status.OPTIMAL if built.has_objective else Status.FEASIBLE
-        result.values = _values(model, built, [])
-        if built.has_objective:
-            result.objective = float(built.objective_value())
-        result.message = "no variable appears in a constraint or the objective"
+        loaded = h.passModel(lp.to_highs(highspy))
+    if loaded == highspy.HighsStatus.kError:
+        result.message = "HiGHS rejected the model: " + tail("".join(log), 5)
         result.timings, result.seconds = watch.timings, watch.total
         return result
     with watch.lap("solve"):
-        res = opt.solve(built.pm, load_solutions=False, raise_exception_on_nonoptimal_result=False,
-                        time_limit=max(time_limit, 0.01), rel_gap=MIP_REL_GAP)
-    result.log_tail = tail(res.solver_log or "")
-    term = res.termination_condition
-    has_solution = res.solution_status in (SolutionStatus.feasible, SolutionStatus.optimal)
-    if term == TerminationCondition.infeasibleOrUnbounded or (
-            term == TerminationCondition.unbounded and built.integral):
+        h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.01))
+        h.run()
+    statuses = highspy.HighsModelStatus
+    status = h.getModelStatus()
+    info = h.getInfo()
+    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    if status == statuses.kUnboundedOrInfeasible or (status == statuses.kUnbounded and lp.integral):
         # HiGHS (presolve, or a MIP's unbounded relaxation) did not say which: feasibility decides.
         with watch.lap("solve"):
-            feasible = _feasible_with_zero_objective(h, highspy, time_limit - watch.total)
+            feasible = _feasible_with_zero_objective(h, highspy, deadline - time.perf_counter())
         has_solution = False
-        term = {True: TerminationCondition.unbounded, False: TerminationCondition.provenInfeasible,
-                None: TerminationCondition.maxTimeLimit}[feasible]
-    if term == TerminationCondition.convergenceCriteriaSatisfied:
-        result.status = Status.OPTIMAL if built.has_objective else Status.FEASIBLE
-    elif term == TerminationCondition.provenInfeasible:
+        status = {True: statuses.kUnbounded, False: statuses.kInfeasible, None: statuses.kTimeLimit}[feasible]
+    result.log_tail = tail("".join(log))
+    if status == statuses.kOptimal:
+        result.status = Status.OPTIMAL if lp.has_objective else Status.FEASIBLE
+    elif status == statuses.kInfeasible:
         result.status = Status.INFEASIBLE
-    elif term == TerminationCondition.unbounded:
+    elif status == statuses.kUnbounded:
         result.status = Status.UNBOUNDED
-    elif has_solution:  # time, iteration or objective limit with an incumbent
+    elif has_solution:  # time, iteration, solution or objective limit with an incumbent
         result.status = Status.FEASIBLE
-        result.message = f"stopped early ({term.name}); best solution found"
-    elif term == TerminationCondition.maxTimeLimit:
+        result.message = f"stopped early ({h.modelStatusToString(status)}); best solution found"
+    elif status == statuses.kTimeLimit:
         result.status, result.message = Status.TIMEOUT, f"no decision within {time_limit:g} s"
     else:
-        result.status, result.message = Status.ERROR, f"HiGHS ended with {term.name}"
+        result.status, result.message = Status.ERROR, f"HiGHS ended with {h.modelStatusToString(status)}"
     if result.status.has_solution:
-        loader = res.solution_loader
-        primals = loader.get_vars() if hasattr(loader, "get_vars") else loader.get_primals()  # <6.10
-        result.values = _values(model, built, primals.items())
-        if built.has_objective and res.incumbent_objective is not None:
-            result.objective = float(res.incumbent_objective)
+        result.values = _values(model, lp, h.getSolution().col_value)
+        if lp.has_objective:
+            result.objective = float(info.objective_function_value)
     if result.status == Status.INFEASIBLE and explain:
         with watch.lap("explain"):
-            _explain(model, built, opt, h, highspy, time_limit, result)
+            _explain(model, lp, h, highspy, time_limit, result)
     result.timings, result.seconds = watch.timings, watch.total
     return result
 
@@ -461,70 +737,59 @@ class _Oracle:
         raise ExplainAborted(f"a consistency check ended with {status.name}")
 
 
-def _iis_labels(built: _Built, h: Any, highspy: Any, row_data: list[Any], col_data: list[Any],
-                seconds: float) -> list[str] | None:
+def _iis_labels(lp: _Lp, h: Any, highspy: Any, seconds: float) -> list[str] | None:
     """HiGHS's IIS of the (relaxation of the) loaded model as instance labels; None when it has none
     or did not finish in `seconds` (its time grows fast and unevenly with the rows: 0.4 s for 1,000
     rows and 9 s for 2,000 on one generated LP, where QuickXplain over IR names takes a few LP solves).
 
     Strategy 1 (from the LP, row priority): the default strategy 0 returns an empty IIS in 1.12, and
     strategy 2 returned an error on the same LP. Column entries with status Free are listed but not
-    part of the conflict; Lower/Upper/Boxed are.
+    part of the conflict; Lower/Upper/Boxed are, as "bounds of x[k]".
     """
     h.setOptionValue("iis_strategy", 1)
     h.setOptionValue("time_limit", max(0.01, seconds))
     iis = highspy.HighsIis()
     if h.getIis(iis) != highspy.HighsStatus.kOk or not iis.valid:
         return None
-    labels = [built.con_label[id(row_data[r])] for r in iis.row_index]
+    labels = [lp.row_label(r) for r in iis.row_index]
     binding = {int(highspy.IisBoundStatus.kIisBoundStatusLower), int(highspy.IisBoundStatus.kIisBoundStatusUpper),
                int(highspy.IisBoundStatus.kIisBoundStatusBoxed)}
     for col, status in zip(iis.col_index, iis.col_bound, strict=True):
         if int(status) in binding:
-            labels.append(f"bounds of {built.var_label[id(col_data[col])]}")
+            labels.append(f"bounds of {lp.col_label(col)}")
     return labels or None
 
 
-def _explain(model: CompiledModel, built: _Built, opt: Any, h: Any, highspy: Any, time_limit: float,
-             result: SolveResult) -> None:
+def _explain(model: CompiledModel, lp: _Lp, h: Any, highspy: Any, time_limit: float, result: SolveResult) -> None:
     """Fill the conflict: HiGHS's IIS when the LP relaxation is infeasible, else QuickXplain.
 
     Minimality is claimed only when checked at the IR-name level: an IIS is minimal over rows and
     bounds, but an IR name stands for all its instances, so its names are passed through the deletion
     filter (each name's removal must make the rest feasible; bounds and domains stay) — one re-solve
     per name, done when it names at most VERIFY_MAX_NAMES constraints and within the time budget.
+    Bounds and label domains the IIS used go to `conflict_bounds`, not `conflict` (IR.md).
     """
-    rows = opt._pyomo_con_to_solver_con_map  # ConstraintData -> row (private: no public map)
-    row_data: list[Any] = [None] * len(rows)
-    rows_by_name: dict[str, list[int]] = {}
-    for data, r in rows.items():
-        row_data[r] = data
-        name = built.con_name[id(data)]
-        if name is not None:
-            rows_by_name.setdefault(name, []).append(r)
-    col_data: list[Any] = [None] * h.getNumCol()
-    for vid, c in opt._pyomo_var_to_solver_var_map.items():
-        col_data[c] = opt._vars[vid][0]
-
+    rows_by_name = lp.rows_by_name()
     budget = EXPLAIN_BUDGET_FACTOR * time_limit
     deadline = time.perf_counter() + budget
     h.setOptionValue("output_flag", False)
     iis_seconds = min(budget, max(IIS_MIN_SECONDS, IIS_SHARE * time_limit))
     labels = None
-    if len(row_data) <= IIS_MAX_ROWS:
-        labels = _iis_labels(built, h, highspy, row_data, col_data, iis_seconds)
+    if len(lp.row_lower) <= IIS_MAX_ROWS:
+        labels = _iis_labels(lp, h, highspy, iis_seconds)
     oracle = _Oracle(h, highspy, rows_by_name, share=max(0.05, time_limit / 4), deadline=deadline)
     order = [c.name for c in model.constraints if c.name in rows_by_name]
     if labels is not None:
-        labels = _check_iis(labels, order, oracle, built, h, highspy, row_data, col_data, deadline, result)
+        labels = _check_iis(labels, order, oracle, lp, h, highspy, deadline, result)
     if labels is None:
-        labels = _quickxplain(order, oracle, built, row_data, rows_by_name, result)
-    result.conflict, result.conflict_detail = conflict_items(model, labels)
+        labels = _quickxplain(order, oracle, lp, rows_by_name, result)
+    names = {c.name for c in model.constraints}
+    result.conflict, result.conflict_detail = conflict_items(model, [lab for lab in labels if _of(lab) in names])
+    result.conflict_bounds = [lab for lab in labels if _of(lab) not in names]
 
 
-def _check_iis(labels: list[str], order: list[str], oracle: _Oracle, built: _Built, h: Any, highspy: Any,
-               row_data: list[Any], col_data: list[Any], deadline: float, result: SolveResult
-               ) -> list[str] | None:
+def _check_iis(labels: list[str], order: list[str], oracle: _Oracle, lp: _Lp, h: Any, highspy: Any,
+               deadline: float, result: SolveResult) -> list[str] | None:
     """Confirm HiGHS's IIS at the IR-name level and shrink it to a minimal set of names; None when it
     does not check out (seen on a MIP with an objective: a one-row "IIS" that is feasible alone)."""
     names = [n for n in order if any(_of(lab) == n for lab in labels)]
@@ -545,35 +810,37 @@ def _check_iis(labels: list[str], order: list[str], oracle: _Oracle, built: _Bui
         result.message = "HiGHS's IIS re-solved feasible, so QuickXplain was used"
         return None
     result.conflict_minimal = True
+    if not names:
+        result.message = "the variables' bounds and domains alone are infeasible"
     if kept != names:  # the IIS's rows are no longer the conflict's: take the IIS of what is left
         oracle.apply(kept)
-        fresh = _iis_labels(built, h, highspy, row_data, col_data, deadline - time.perf_counter()) or []
+        fresh = _iis_labels(lp, h, highspy, deadline - time.perf_counter()) or []
         if {_of(lab) for lab in fresh} & set(order) == set(kept):
             return fresh
         return [lab for lab in labels if _of(lab) in kept or _of(lab) not in order]  # bounds: a superset
     return labels
 
 
-def _quickxplain(order: list[str], oracle: _Oracle, built: _Built, row_data: list[Any],
-                 rows_by_name: dict[str, list[int]], result: SolveResult) -> list[str]:
+def _quickxplain(order: list[str], oracle: _Oracle, lp: _Lp, rows_by_name: dict[str, list[int]],
+                 result: SolveResult) -> list[str]:
     """A minimal set of IR names by QuickXplain; on a timeout, the smallest infeasible set seen."""
     result.conflict_method = "quickxplain"
     try:
         if not oracle([]):  # QuickXplain assumes the empty set is consistent
             result.message = "the variables' bounds and domains alone are infeasible"
             result.conflict_minimal = True
-            return ["variable domains"]
+            return ["variable bounds and domains"]
         kept = quickxplain(order, oracle)
         result.conflict_minimal = bool(kept)
     except ExplainAborted as e:
         kept = oracle.best
         result.conflict_minimal = False
         result.message = f"explanation stopped early ({e}); the conflict may not be minimal"
-    return [built.con_label[id(row_data[r])] for n in kept for r in rows_by_name[n]]
+    return [lp.row_label(r) for n in kept for r in rows_by_name[n]]
 
 
 def _of(label: str) -> str:
     return label.split("[", 1)[0]
 
 
-__all__ = ["NAME", "unsupported", "render", "solve", "build"]
+__all__ = ["NAME", "unsupported", "render", "solve", "build", "build_lp"]

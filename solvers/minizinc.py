@@ -54,6 +54,9 @@ from solvers.result import SolveResult, Status, tail
 from solvers.values import nest_values
 
 NAME = "minizinc"
+# Every MiniZinc run is a subprocess killed at its limit (limits.run_process), explanations included.
+SOLVE_STOPS_AT_LIMIT = True
+EXPLAIN_STOPS_AT_LIMIT = True
 
 MINIZINC = "minizinc"
 WASM_DIR = Path(__file__).resolve().parent / "mzn_wasm"

@@ -41,8 +41,13 @@ class SolveResult(BaseModel):
     timings: dict[str, float] = Field(default_factory=dict)
     log_tail: str = ""
     message: str = ""
-    conflict: list[str] = Field(default_factory=list)  # IR constraint names of the IIS / MUS / core
+    # IR constraint names of the IIS / MUS / core: only IR constraints, minimal over them when
+    # conflict_minimal (variable bounds and domains are never dropped; see formalizers/IR.md).
+    conflict: list[str] = Field(default_factory=list)
     conflict_detail: list[ConflictItem] = Field(default_factory=list)
+    # Variable bounds and domains that a solver's IIS used ("bounds of x[k]", "domain of w[a]"):
+    # information only, not part of `conflict`.
+    conflict_bounds: list[str] = Field(default_factory=list)
     conflict_method: str = ""
     conflict_minimal: bool | None = None
 
@@ -53,6 +58,7 @@ class SolveResult(BaseModel):
             "objective": self.objective,
             "values": self.values,
             "conflict": self.conflict,
+            "conflict_bounds": self.conflict_bounds,
             "target": self.target,
             "solver": f"{self.solver} {self.solver_version}".strip(),
             "seconds": round(self.seconds, 4),

@@ -79,7 +79,7 @@ def _number(model: CompiledModel, name: str, value: Any) -> float:
         return float(model.label_code(var.label_set, match[0]))
     if isinstance(value, bool):
         return float(value)
-    if not isinstance(value, int | float):
+    if not isinstance(value, (int, float)):
         raise SolutionError(f"expected a number, got {value!r}"[:200])
     if value != value or value in (float("inf"), float("-inf")):
         raise SolutionError("value is not finite")

@@ -1243,17 +1243,9 @@ def test_extra_checks(name: str) -> None:
 
 needs_formalizers = pytest.mark.skipif(not formalizers_available(), reason="formalizers not importable yet")
 
-# Known disagreements with the structural analysis in formalizers.semantics, reported to the lead.
-KNOWN_TARGET_ISSUES = {
-    # sum(s in Starts where s <= p and ...) is linear: its `where` only involves constants, but
-    # semantics.degree() treats any non-polynomial `where` (here a logical `and`) as non-linear.
-    "help_desk_shifts",
-}
-
-
 @needs_formalizers
 @pytest.mark.parametrize("name", NAMES)
-def test_ir_compiles_and_targets_agree(name: str, request: pytest.FixtureRequest) -> None:
+def test_ir_compiles_and_targets_agree(name: str) -> None:
     from formalizers.ir import load_ir
     from formalizers.semantics import integral_problems, linear_problems
 
@@ -1264,8 +1256,6 @@ def test_ir_compiles_and_targets_agree(name: str, request: pytest.FixtureRequest
         targets.add("milp")
     if not integral_problems(model):
         targets.add("cpsat")
-    if name in KNOWN_TARGET_ISSUES and targets != set(expected["targets"]):
-        pytest.xfail(f"semantics analysis gives {sorted(targets)}; see KNOWN_TARGET_ISSUES")
     assert targets == set(expected["targets"])
 
 
