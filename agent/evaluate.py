@@ -412,6 +412,42 @@ def first_attempt_verdict(res: Any) -> tuple[Any, str | None, Outcome | None] | 
     return None, status or None, Outcome.SOLVER_ERROR  # no answer; the kind of failure does not matter here
 
 
+def first_attempt_from_events(events: list[dict[str, Any]]) -> tuple[Any, str | None, Outcome | None] | None:
+    """The first attempt's answer read from a trace: with voting, the greedy first sample's first try.
+
+    The attempt ends at its ``attempt`` event (the IR loop writes one for every attempt, the MiniZinc
+    loop only for failed ones) or where the next attempt or sample starts; its answer is the last
+    ``solve`` event before that point. None when the trace holds no attempt at all.
+    """
+    solve: dict[str, Any] | None = None
+    started = False
+    for ev in events:
+        kind = ev.get("kind")
+        if kind == "formalize":
+            if started and int(ev.get("attempt") or 1) > 1:
+                break
+            started = True
+        elif kind == "sample" and int(ev.get("index") or 1) > 1:
+            break
+        elif kind == "solve":
+            solve = ev
+        elif kind == "attempt":
+            status = _norm((solve or {}).get("status"))
+            if ev.get("outcome") == "SUCCESS":
+                return (solve or {}).get("objective"), status or "optimal", None
+            if status in _NO_OPTIMUM:
+                return None, status, None
+            return None, status or None, Outcome.SOLVER_ERROR
+    if not started:
+        return None
+    status = _norm((solve or {}).get("status"))
+    if status in ("optimal", "feasible"):
+        return (solve or {}).get("objective"), status, None
+    if status in _NO_OPTIMUM:
+        return None, status, None
+    return None, status or None, Outcome.SOLVER_ERROR
+
+
 def exception_outcome(exc: BaseException) -> Outcome:
     """Where an exception escaping the solver most likely belongs in the taxonomy."""
     from agent.llm.errors import LLMError, LLMTimeout
@@ -575,10 +611,15 @@ def _score(problem: Problem, res: Any, cfg: Mapping[str, Any], grid: bool) -> di
                            failure=failure, tol=cfg["tolerance"], loose_rel_tol=cfg["loose_rel_tol"])
     if fields["strict"] is None and failure is None:
         fields["outcome"] = None  # an answer with nothing to judge it against (unscored ground truth)
-    first = first_attempt_verdict(res)
+    voted = len(getattr(res, "samples", None) or []) > 1
+    trace = getattr(res, "trace", None)
+    if voted and isinstance(trace, Trace):
+        first = first_attempt_from_events(trace.events)  # the greedy sample's first try, not the winner's
+    else:
+        first = first_attempt_verdict(res)
     first_strict = first_loose = None
     if fields["strict"] is not None:
-        if repairs == 0 and len(getattr(res, "samples", None) or []) <= 1:
+        if repairs == 0 and not voted:
             first_strict, first_loose = fields["strict"], fields["loose"]
         elif first is not None:
             f = score_numeric(pred=first[0], gt=problem.answer, gt_status=problem.answer_status,
@@ -739,6 +780,8 @@ def run_eval(
     sel = select_problems(bench, subset=subset, limit=limit, ids=ids, seed=seed)
     has_numeric = any(not isinstance(p.answer, GridAnswer) for p in sel.problems)
     strat, strategy_name, k = _resolve_strategy(strategy, samples, needed=has_numeric and numeric_solver is None)
+    if not has_numeric:  # logic grids only: the puzzle solver runs, whatever --strategy says, with one sample
+        strategy_name, k = "puzzle", 1
     try:
         model_sha = llm_model_sha256(llm_spec)
     except ValueError as exc:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.evaluate import CONFIG_FILE, RESULTS_FILE, EvalError, read_results, summarize
+from agent.evaluate import CONFIG_FILE, RESULTS_FILE, EvalError, first_attempt_from_events, read_results, summarize
 from agent.metrics import LOOSE_PROTOCOL, Outcome, score_numeric
 
 LOOSE_LABEL = "loose (ORLM/OptMATH protocol)"
@@ -82,8 +82,8 @@ def _dedupe(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def first_attempt_from_trace(run_dir: Path, rec: Mapping[str, Any]) -> bool | None:
     """Strict correctness of the first attempt alone, read from the trace when the record lacks it.
 
-    The first ``attempt`` event says how attempt 1 ended; the last ``solve`` event before it holds
-    its status and objective. Repairs 0 means the first attempt is the final answer.
+    See :func:`agent.evaluate.first_attempt_from_events`. Repairs 0 means the first attempt is the
+    final answer.
     """
     if not rec.get("repairs"):
         return rec.get("strict")
@@ -94,21 +94,12 @@ def first_attempt_from_trace(run_dir: Path, rec: Mapping[str, Any]) -> bool | No
         trace = json.loads((run_dir / rel).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    solve: dict[str, Any] | None = None
-    for ev in trace.get("events", []):
-        if ev.get("kind") == "solve":
-            solve = ev
-        elif ev.get("kind") == "attempt":
-            status = (solve or {}).get("status")
-            if ev.get("outcome") == "SUCCESS":
-                pred, pred_status, failure = (solve or {}).get("objective"), status or "optimal", None
-            elif status in ("infeasible", "unbounded"):
-                pred, pred_status, failure = None, status, None
-            else:
-                pred, pred_status, failure = None, status, Outcome.SOLVER_ERROR
-            return score_numeric(pred=pred, gt=rec.get("gt"), gt_status=rec.get("gt_status"), pred_status=pred_status,
-                                 failure=failure, tol=rec.get("tolerance") or 1e-6)["strict"]
-    return None
+    first = first_attempt_from_events(trace.get("events", []))
+    if first is None:
+        return None
+    pred, pred_status, failure = first
+    return score_numeric(pred=pred, gt=rec.get("gt"), gt_status=rec.get("gt_status"), pred_status=pred_status,
+                         failure=failure, tol=rec.get("tolerance") or 1e-6)["strict"]
 
 
 def _labels(runs: Sequence[Run]) -> None:
@@ -386,8 +377,8 @@ def write_report(runs: list[Path], out: Path) -> Path:
     md += ["## Repair effect", "", "![repairs](repairs.png)", "",
            _table(["run", "problems", "first attempt strict", "final strict", "fixed by repair", "broken by repair",
                    "mean repairs"], r_rows), "",
-           "First attempt: what the first formalization alone would have answered (for voting runs, the first "
-           "attempt of the chosen sample).", ""]
+           "First attempt: what the first formalization alone would have answered, before any repair or vote "
+           "(for voting runs, the greedy first sample's first attempt).", ""]
 
     # Grids
     grid_rows = [(f"{run.label}", _group_scores(run.records)) for run in loaded]

@@ -52,8 +52,8 @@ def problem_text(tag: str) -> str:
 def answer(objective: float | None = None, *, status: str = "optimal", success: bool = True, repairs: int = 0,
            stage: str | None = None, message: str = "", attempts: list | None = None, **extra: Any) -> NS:
     """A LoopResult-like answer for the stand-in solvers."""
-    fields = {"trace": None, "result": None, "check": None, "ir": None, "compiled": None, **extra}
-    return NS(success=success, status=status, objective=objective, repairs=repairs, seconds=0.01, confidence=1.0,
+    fields = {"trace": None, "result": None, "check": None, "ir": None, "compiled": None, "confidence": 1.0, **extra}
+    return NS(success=success, status=status, objective=objective, repairs=repairs, seconds=0.01,
               attempts=attempts or [], message=message, failure_stage=stage, **fields)
 
 
@@ -197,6 +197,47 @@ def test_first_attempt_vs_repaired_answer(tmp_path: Path) -> None:
     assert r["fixed"]["first_attempt_strict"] is False and r["fixed"]["strict"] is True
     assert r["direct"]["first_attempt_strict"] is True
     assert metrics["first_attempt_correct"] == 1 and metrics["first_attempt_n"] == 2
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        ([], None),
+        # IR loop: attempt 1 solved but the check rejected it, attempt 2 succeeded
+        ([{"kind": "formalize", "attempt": 1}, {"kind": "solve", "status": "optimal", "objective": 4.0},
+          {"kind": "attempt", "index": 1, "outcome": "RETRY"}, {"kind": "formalize", "attempt": 2},
+          {"kind": "solve", "status": "optimal", "objective": 5.0}, {"kind": "attempt", "index": 2,
+                                                                     "outcome": "SUCCESS"}],
+         (None, "optimal", Outcome.SOLVER_ERROR)),
+        # MiniZinc loop: success writes no attempt event; the next sample starts a new first attempt
+        ([{"kind": "sample", "index": 1}, {"kind": "formalize", "attempt": 1},
+          {"kind": "solve", "status": "optimal", "objective": 7.0}, {"kind": "sample", "index": 2},
+          {"kind": "formalize", "attempt": 1}, {"kind": "solve", "status": "optimal", "objective": 9.0}],
+         (7.0, "optimal", None)),
+        ([{"kind": "formalize", "attempt": 1}, {"kind": "solve", "status": "infeasible"},
+          {"kind": "attempt", "index": 1, "outcome": "RETRY"}], (None, "infeasible", None)),
+    ],
+)
+def test_first_attempt_from_trace_events(events: list, expected: tuple | None) -> None:
+    from agent.evaluate import first_attempt_from_events
+
+    assert first_attempt_from_events(events) == expected
+
+
+def test_voting_first_attempt_is_the_greedy_sample(tmp_path: Path) -> None:
+    def voted(llm: LLM, trace: Any) -> Any:
+        for i, obj in ((1, 6.0), (2, 7.0), (3, 7.0)):
+            trace.step("sample", index=i, of=3)
+            trace.step("formalize", attempt=1)
+            trace.step("solve", status="optimal", objective=obj)
+            trace.step("attempt", index=1, outcome="SUCCESS")
+        return answer(7.0, samples=[{}, {}, {}], trace=trace, confidence=0.67,
+                      attempts=[NS(outcome="SUCCESS", status="optimal", objective=7.0)])
+
+    rows = [{"id": "v", "problem": problem_text("v"), "answer": 7, "answer_status": "optimal"}]
+    metrics, records = run_table(tmp_path, rows, {"v": voted}, strategy="pipeline")
+    assert records[0]["strict"] is True and records[0]["first_attempt_strict"] is False
+    assert records[0]["confidence"] == 0.67 and records[0]["sample_count"] == 3
 
 
 def test_exceptions_and_wall_clock_limit_never_end_the_run(tmp_path: Path) -> None:
