@@ -109,6 +109,25 @@ _CACHE: dict[tuple[Any, ...], _Loaded] = {}
 _CACHE_LOCK = threading.Lock()
 
 
+def property_order(schema: Any) -> list[str]:
+    """Property names in the order the schema declares them (first appearance wins), depth first."""
+    order: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for name in node.get("properties", {}) or {}:
+                if name not in order:
+                    order.append(name)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return order
+
+
 def clear_model_cache() -> None:
     """Drop every loaded model (frees its memory once no backend object holds it)."""
     with _CACHE_LOCK:
@@ -224,12 +243,16 @@ class LlamaCppLLM(LLM):
 
     def _grammar(self, loaded: _Loaded, schema: dict[str, Any]) -> Any:
         from llama_cpp import LlamaGrammar
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
 
         text = json.dumps(schema, sort_keys=True)
         g = loaded.grammars.get(text)
         if g is None:
             try:
-                g = LlamaGrammar.from_json_schema(text, verbose=False)
+                # Keep the schema's own property order: the converter sorts keys alphabetically otherwise,
+                # and a small model writes far better JSON when it states a sentence before its formula.
+                gbnf = json_schema_to_gbnf(json.dumps(schema), property_order(schema))
+                g = LlamaGrammar.from_string(gbnf, verbose=False)
             except Exception as exc:  # the converter raises plain Exceptions on unsupported schemas
                 raise LLMError(f"cannot turn the JSON schema into a grammar: {exc}") from exc
             loaded.grammars[text] = g

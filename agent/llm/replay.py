@@ -168,3 +168,28 @@ class ReplayLLM(LLM):
             backend=self.backend,
             finish_reason=rec.get("finish_reason"),
         )
+
+
+def records_from_trace(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Replay records from a run's trace: every successful model call kept there, verbatim.
+
+    A trace already holds each call's messages and real response, so a run seen once (an evaluation's
+    trace of an interesting failure) can become a deterministic test without calling the model again.
+    """
+    out = []
+    for e in events:
+        if e.get("kind") != "llm_call" or e.get("response") is None or e.get("error"):
+            continue
+        out.append({
+            "key": request_key(e["messages"], float(e.get("temperature") or 0.0), bool(e.get("json_schema"))),
+            "messages": e["messages"],
+            "temperature": e.get("temperature"),
+            "response": e["response"],
+            "prompt_tokens": e.get("prompt_tokens"),
+            "completion_tokens": e.get("completion_tokens"),
+            "seconds": e.get("seconds"),
+            "model": e.get("model"),
+            "backend": e.get("backend"),
+            "finish_reason": e.get("finish_reason"),
+        })
+    return out
