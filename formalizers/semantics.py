@@ -490,7 +490,8 @@ def degree(node: Node, model: CompiledModel) -> int | None:
             return 1
         return 0
     if isinstance(node, Unary):
-        return degree(node.operand, model) if node.op == "-" else None
+        d = degree(node.operand, model)
+        return d if node.op == "-" or d == 0 else None
     if isinstance(node, BinOp):
         a, b = degree(node.left, model), degree(node.right, model)
         if a is None or b is None:
@@ -514,6 +515,19 @@ def degree(node: Node, model: CompiledModel) -> int | None:
     if isinstance(node, Compare):
         a, b = degree(node.left, model), degree(node.right, model)
         return None if a is None or b is None else max(a, b)
+    # Logic, abs/min/max, other aggregates: not polynomial, unless they only involve data (a constant
+    # such as `max(j in J)(cap[j])`, which grounding folds to a number).
+    if isinstance(node, Aggregate):
+        data = node.gen.where is None or not _mentions_variable(node.gen.where, model)
+        return 0 if data and degree(node.body, model) == 0 else None
+    if isinstance(node, Call):
+        if node.func == "alldifferent" and len(node.args) == 1:
+            return None  # alldifferent(x) over a whole variable array
+        return 0 if all(degree(a, model) == 0 for a in node.args) else None
+    if isinstance(node, Logic):
+        return 0 if all(degree(i, model) == 0 for i in node.items) else None
+    if isinstance(node, Implies):
+        return 0 if degree(node.left, model) == 0 and degree(node.right, model) == 0 else None
     return None
 
 
@@ -530,9 +544,10 @@ def linear_problems(model: CompiledModel) -> list[str]:
                 out += _linear_row(part, model, c.name)
     if model.objective is not None:
         d = degree(model.objective, model)
-        if d is None or d > 1:
-            out.append(f"objective: {'non-linear' if d else 'not polynomial'} "
-                       f"(degree {d if d is not None else 'n/a'})")
+        if d is None:
+            out.append("objective: uses abs/min/max or logic, which is not linear (use a CP or SMT target)")
+        elif d > 1:
+            out.append(f"objective: a product of variables (degree {d}) is not linear (use a CP or SMT target)")
     for v in model.variables.values():
         if v.ir.domain == "labels" and not model.set_integer[v.label_set or ""]:
             out.append(f"variable '{v.name}': string labels need a CP or SMT target")
@@ -546,8 +561,8 @@ def _conjuncts(node: Node) -> list[Node]:
 
 
 def _linear_row(node: Node, model: CompiledModel, name: str) -> list[str]:
-    if isinstance(node, BoolConst):
-        return []
+    if isinstance(node, BoolConst) or degree(node, model) == 0:
+        return []  # data only: grounding folds it to true (dropped) or false (an infeasible instance)
     if not isinstance(node, Compare):
         kind = type(node).__name__.lower()
         what = {"logic": "a logical and/or", "implies": "an implication", "unary": "a negation",
@@ -570,13 +585,14 @@ def integral_problems(model: CompiledModel) -> list[str]:
             if not p.integral and _param_used(model, p.name)]
     from formalizers.expr import walk
 
-    nodes = [c.body for c in model.constraints] + ([model.objective] if model.objective else [])
-    for node in nodes:
+    parts = [(f"constraint '{c.name}'", c.body) for c in model.constraints]
+    parts += [("objective", model.objective)] if model.objective is not None else []
+    for where, node in parts:
         for n in walk(node):
             if isinstance(n, Num) and not float(n.value).is_integer():
-                out.append(f"coefficient {n.value} is fractional")
+                out.append(f"{where}: coefficient {n.value} is fractional")
             if isinstance(n, BinOp) and n.op == "/":
-                out.append("division is not integral")
+                out.append(f"{where}: division is not integral")
     return sorted(set(out))
 
 
