@@ -1,0 +1,73 @@
+"""Self-consistency voting and the strategy ladder, on loop results built from real solves."""
+
+from __future__ import annotations
+
+import pytest
+
+import solvers
+from agent.loop import Attempt, LoopResult
+from agent.strategies import STRATEGIES, get_strategy, same_answer, structure, vote
+from formalizers.ir import parse_ir
+
+
+def _result(objective: float | None, *, sense: str = "maximize", domain: str = "integer", success: bool = True,
+            status: str = "optimal", confirmed: bool = False) -> LoopResult:
+    """A loop result around a real one-variable model solved by a real solver."""
+    ir = parse_ir({"variables": [{"name": "x", "domain": domain, "lower": 0, "upper": 1000}],
+                   "constraints": [{"name": "cap", "expr": f"x <= {objective if objective is not None else 0}"}],
+                   "objective": {"sense": sense, "expr": "x"}})
+    compiled = ir.compile()
+    solved = solvers.solve(compiled, "milp", time_limit=5, explain=False)
+    assert solved.status.has_solution
+    return LoopResult(problem="p", success=success, status=status, objective=solved.objective if success else None,
+                      values=solved.values, ir=ir, compiled=compiled, result=solved, check=None,
+                      attempts=[Attempt(index=1, outcome="SUCCESS" if success else "FATAL", stage="done")],
+                      repairs=0, seconds=1.0, infeasible_confirmed=confirmed)
+
+
+def test_majority_wins() -> None:
+    results = [_result(10), _result(12), _result(12)]
+    best, share, clusters = vote(results)
+    assert results[best].objective == 12
+    assert share == pytest.approx(2 / 3)
+    assert sorted(map(len, clusters)) == [1, 2]
+
+
+def test_tolerance_clusters_close_answers() -> None:
+    a, b = _result(100), _result(100)
+    b.objective = 100 * (1 + 1e-9)
+    assert same_answer(a, b)
+    b.objective = 100.01
+    assert not same_answer(a, b)
+
+
+def test_structure_breaks_ties() -> None:
+    # Two answers with one vote each: the one whose formalization shares its shape with a third,
+    # failed sample (same sense and variable types) wins.
+    results = [_result(5, domain="continuous"), _result(7), _result(9, success=False, status="error")]
+    best, share, _ = vote(results)
+    assert results[best].objective == 7
+    assert structure(results[1]) == structure(results[2]) != structure(results[0])
+    assert 0 < share < 0.5
+
+
+def test_failed_samples_never_win_and_no_answer_is_share_zero() -> None:
+    failed = [_result(3, success=False, status="error") for _ in range(3)]
+    assert vote(failed)[1] == 0.0
+    best, share, _ = vote(failed + [_result(4)])
+    assert best == 3 and share > 0
+
+
+def test_confirmed_infeasible_is_an_answer() -> None:
+    inf = _result(1, success=False, status="infeasible", confirmed=True)
+    inf2 = _result(1, success=False, status="infeasible", confirmed=True)
+    best, share, _ = vote([inf, inf2, _result(8)])
+    assert best in (0, 1) and share > 0.5
+
+
+def test_ladder() -> None:
+    assert list(STRATEGIES) == ["mzn-oneshot", "mzn-repair", "ir-oneshot", "ir-examples", "ir-repair", "pipeline"]
+    assert get_strategy("pipeline").samples > 1 and get_strategy("ir-oneshot").max_repairs == 0
+    assert not get_strategy("ir-oneshot").examples and get_strategy("ir-examples").examples
+    with pytest.raises(ValueError, match="unknown strategy"):
+        get_strategy("magic")
