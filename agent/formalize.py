@@ -52,10 +52,11 @@ FLAT_SCHEMA: dict[str, Any] = {
         "objective": {
             "type": "object",
             "properties": {
+                "description": {"type": "string"},
                 "sense": {"type": "string", "enum": ["maximize", "minimize"]},
                 "expr": {"type": "string"},
             },
-            "required": ["sense", "expr"],
+            "required": ["description", "sense", "expr"],
         },
     },
     "required": ["variables", "constraints", "objective"],

@@ -110,14 +110,18 @@ _CACHE_LOCK = threading.Lock()
 
 
 def property_order(schema: Any) -> list[str]:
-    """Property names in the order the schema declares them (first appearance wins), depth first."""
-    order: list[str] = []
+    """One global property order (llama.cpp's converter takes one) that keeps every object's own order.
+
+    Each object's properties give "a before b" pairs; a stable topological sort merges them, ties
+    broken by first appearance. Should two objects disagree, the first seen wins.
+    """
+    lists: list[list[str]] = []
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
-            for name in node.get("properties", {}) or {}:
-                if name not in order:
-                    order.append(name)
+            props = node.get("properties")
+            if isinstance(props, dict) and props:
+                lists.append(list(props))
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -125,7 +129,33 @@ def property_order(schema: Any) -> list[str]:
                 walk(value)
 
     walk(schema)
+    first_seen: list[str] = []
+    before: dict[str, set[str]] = {}
+    for names in lists:
+        for name in names:
+            if name not in before:
+                before[name] = set()
+                first_seen.append(name)
+        for a, b in zip(names, names[1:], strict=False):
+            if a not in before[b] and b not in _reachable(before, a):
+                before[b].add(a)
+    order: list[str] = []
+    while len(order) < len(first_seen):
+        ready = next(n for n in first_seen if n not in order and before[n] <= set(order))
+        order.append(ready)
     return order
+
+
+def _reachable(before: dict[str, set[str]], start: str) -> set[str]:
+    """Names that must come before `start` (transitively)."""
+    seen: set[str] = set()
+    stack = [start]
+    while stack:
+        for n in before.get(stack.pop(), ()):
+            if n not in seen:
+                seen.add(n)
+                stack.append(n)
+    return seen
 
 
 def clear_model_cache() -> None:
