@@ -1,22 +1,37 @@
 """What the MILP target costs on top of HiGHS itself, measured on the same models in one run.
 
-For each linear example (datasets/examples/*.ir.json; a few built-in models when there are none):
-  (a) IR load + compile, then `solvers.milp.solve` in-process (ground -> Pyomo -> highspy -> HiGHS),
-      and the same through `solvers.solve` with isolation (a forked, hard-limited child);
-  (b) HiGHS alone: the very rows the Pyomo model holds, read once (untimed) through Pyomo's standard
-      representation into a `highspy.HighsLp`; timed is only `Highs()` + `passModel` + `run`.
-Both run with the target's options (mip_rel_gap, time limit, a log that HiGHS formats and discards).
-Each measurement is repeated N times (interleaved, after one untimed warm-up) and the median kept;
-the ratio per example is (a) / (b), summarized by the geometric mean. Last, the time to explain a
-generated 200-constraint infeasible LP, against highspy's own IIS on the same rows.
+For each example of datasets/examples that the MILP target takes (a few built-in models when there
+are none), three ways to the same optimum, interleaved in each repetition:
 
-Run from the repository root:  python benchmarks/overhead.py [-n 20] [--time-limit 30]
+  ours     the IR path: the IR JSON text (in memory) -> `parse_ir_text` + `compile` ->
+           `solvers.solve(model, "milp", explain=False)` (ground -> highspy rows -> HiGHS, values
+           mapped back to the IR's names). HiGHS honours its time limit, so this runs in-process.
+  api      the same problem written directly with highspy's modelling API (addVariable,
+           addConstr, minimize/maximize, then the solution read back): the hand-written models of
+           tests/test_examples_independent.py, run with the target's options.
+  arrays   HiGHS alone: Highs() + passModel + run + getSolution on the very rows of the target's
+           Pyomo model, turned into a `highspy.HighsLp` beforehand (untimed). A floor no modelling
+           layer can beat.
+
+All three use the target's HiGHS options (log formatted and discarded, mip_rel_gap, time limit).
+Each is repeated N times (in rotating order) after one untimed warm-up; medians are kept and the ratio per example is
+ours / api and ours / arrays, summarized by geometric means. Last, the time to explain generated
+infeasible LPs with 200 constraints, against highspy's own run + IIS on the same rows.
+
+Garbage: automatic collection is off while measuring, and every timed call ends (inside its timing)
+with `gc.collect(1)`, so each way pays for freeing its own cyclic garbage (a highspy `Highs` is one:
+~0.1 ms), not for whatever another left behind; a full collection of this process takes ~0.2 s and
+would otherwise land on whichever call happens to trigger it.
+
+Run from the repository root:  python benchmarks/overhead.py [-n 50] [--time-limit 30]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import gc
+import json
 import math
 import os
 import random
@@ -29,11 +44,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
 import highspy  # noqa: E402
 
 import solvers  # noqa: E402
-from formalizers.ir import load_ir, parse_ir  # noqa: E402
+from formalizers.ir import parse_ir, parse_ir_text  # noqa: E402
 from formalizers.semantics import CompiledModel  # noqa: E402
 from solvers import milp  # noqa: E402
 
@@ -43,7 +59,7 @@ EXAMPLES = ROOT / "datasets" / "examples"
 # ------------------------------------------------------------------ models
 
 def builtin_examples() -> dict[str, dict]:
-    """Used only when datasets/examples has no linear model."""
+    """Used only when datasets/examples has no linear model (no `api` model for these)."""
     rng = random.Random(7)
     src, dst = [f"s{i}" for i in range(8)], [f"d{j}" for j in range(12)]
     transport = {
@@ -62,44 +78,35 @@ def builtin_examples() -> dict[str, dict]:
         ],
         "objective": {"sense": "minimize", "expr": "sum(s in S, d in D)(cost[s, d] * ship[s, d])"},
     }
-    items = list(range(1, 31))
-    knapsack = {
-        "name": "knapsack_30",
-        "sets": [{"name": "I", "elements": items}],
-        "parameters": [{"name": "w", "index": ["I"], "value": [rng.randint(5, 40) for _ in items]},
-                       {"name": "v", "index": ["I"], "value": [rng.randint(5, 60) for _ in items]}],
-        "variables": [{"name": "take", "index": ["I"], "domain": "binary"}],
-        "constraints": [{"name": "weight", "expr": "sum(i in I)(w[i] * take[i]) <= 250"}],
-        "objective": {"sense": "maximize", "expr": "sum(i in I)(v[i] * take[i])"},
-    }
-    return {"transport_8x12": transport, "knapsack_30": knapsack}
+    return {"transport_8x12": transport}
 
 
-def examples() -> list[tuple[str, Callable[[], CompiledModel]]]:
-    """(name, load+compile) for every linear example; the loader is what (a) times."""
-    out: list[tuple[str, Callable[[], CompiledModel]]] = []
+def examples() -> list[tuple[str, str]]:
+    """(name, IR JSON text) for every example the MILP target takes."""
+    out = []
     for path in sorted(EXAMPLES.glob("*.ir.json")):
+        text = path.read_text(encoding="utf-8")
         try:
-            model = load_ir(path).compile()
+            model = parse_ir_text(text).compile()
         except Exception as e:  # noqa: BLE001 - an example being written right now
             print(f"skipping {path.name}: {type(e).__name__}: {str(e)[:80]}", file=sys.stderr)
             continue
         if not milp.unsupported(model):
-            out.append((path.name.removesuffix(".ir.json"), lambda p=path: load_ir(p).compile()))
+            out.append((path.name.removesuffix(".ir.json"), text))
     if not out:
-        for name, data in builtin_examples().items():
-            out.append((name, lambda d=data: parse_ir(copy.deepcopy(d)).compile()))
+        out = [(name, json.dumps(data)) for name, data in builtin_examples().items()]
     return out
 
 
-def generated_infeasible_lp(n_rows: int = 200, n_vars: int = 60, seed: int = 1) -> dict:
-    """200 sparse random capacity rows over x in [0, 10] and a total that they cannot allow."""
+def generated_rows(n_rows: int = 200, n_vars: int = 60, seed: int = 1) -> dict:
+    """200 instances of one constraint: sparse random capacity rows over x in [0, 10] and a total
+    (`need`) that they cannot allow."""
     rng = random.Random(seed)
     cols, rows = list(range(1, n_vars + 1)), list(range(1, n_rows + 1))
     a = {str(r): {str(j): (rng.randint(1, 9) if rng.random() < 0.1 else 0) for j in cols} for r in rows}
     b = {str(r): rng.randint(20, 60) for r in rows}
     return {
-        "name": "generated_infeasible",
+        "name": "generated_rows",
         "sets": [{"name": "J", "elements": cols}, {"name": "R", "elements": rows}],
         "parameters": [{"name": "a", "index": ["R", "J"], "value": a}, {"name": "b", "index": ["R"], "value": b}],
         "variables": [{"name": "x", "index": ["J"], "lower": 0, "upper": 10}],
@@ -109,10 +116,60 @@ def generated_infeasible_lp(n_rows: int = 200, n_vars: int = 60, seed: int = 1) 
     }
 
 
-# ------------------------------------------------------------------ HiGHS alone
+def generated_named(n: int = 200, seed: int = 2) -> dict:
+    """200 separately named constraints, three of which conflict (the rest is harmless)."""
+    rng = random.Random(seed)
+    cons = [{"name": f"r{i}", "expr": f"x[{rng.randint(1, 50)}] - {rng.randint(1, 3)} * x[{rng.randint(1, 50)}] "
+             f"<= {rng.randint(10, 30)}"} for i in range(1, n - 2)]
+    at = rng.randint(0, len(cons))
+    cons[at:at] = [{"name": "k_need", "expr": "x[7] + x[8] >= 15"}, {"name": "k_cap7", "expr": "x[7] <= 5"}]
+    cons.append({"name": "k_cap8", "expr": "x[8] <= 5"})
+    return {"name": "generated_named", "sets": [{"name": "J", "elements": list(range(1, 51))}],
+            "variables": [{"name": "x", "index": ["J"], "lower": 0, "upper": 10}], "constraints": cons,
+            "objective": {"sense": "maximize", "expr": "sum(j in J)(x[j])"}}
+
+
+# ------------------------------------------------------------------ HiGHS directly
+
+def configure(h: highspy.Highs, time_limit: float) -> None:
+    """The options the target runs HiGHS with (its log goes to a callback; here to /dev/null)."""
+    h.setOptionValue("log_to_console", False)
+    h.setOptionValue("log_file", os.devnull)
+    h.setOptionValue("mip_rel_gap", milp.MIP_REL_GAP)
+    h.setOptionValue("time_limit", time_limit)
+
+
+def api_model(name: str) -> Callable[[float], tuple[str, float | None]] | None:
+    """The example written with highspy's modelling API (tests/test_examples_independent.py), or None."""
+    try:
+        import test_examples_independent as independent
+    except Exception:  # noqa: BLE001 - the benchmark still runs without it
+        return None
+    example = independent.REGISTRY.get(name)
+    builders = [b for kind, b in (example.models if example else []) if kind is independent.Lin]
+    if not builders:
+        return None
+    builder = builders[0]
+
+    class Direct(independent.Lin):
+        def __init__(self, time_limit: float) -> None:
+            independent.Backend.__init__(self, frozenset())
+            self.h = highspy.Highs()
+            configure(self.h, time_limit)
+
+    def run(time_limit: float) -> tuple[str, float | None]:
+        backend = Direct(time_limit)
+        built = builder(backend, example.data)
+        status, objective = backend.solve(built.sense, built.objective)
+        values = backend.h.getSolution().col_value  # read the solution back, as the IR path does
+        return status, objective if values is not None else None
+
+    return run
+
 
 def highs_lp(model: CompiledModel) -> highspy.HighsLp:
-    """The rows of the target's Pyomo model as a HighsLp, read through Pyomo's standard repn (untimed)."""
+    """The rows of the target's Pyomo model as a HighsLp, read through Pyomo's standard repn (untimed;
+    independent of the row builder `solve` uses, so equal objectives also cross-check that)."""
     import numpy as np
     import pyomo.environ as pe
     from pyomo.repn import generate_standard_repn
@@ -166,26 +223,31 @@ def highs_lp(model: CompiledModel) -> highspy.HighsLp:
     return lp
 
 
-def highs_direct(lp: highspy.HighsLp, time_limit: float, iis: bool = False) -> tuple[float, str, float | None]:
-    """Seconds for Highs() + passModel + run (+ getIis), the status and the objective."""
-    t0 = time.perf_counter()
+def highs_arrays(lp: highspy.HighsLp, time_limit: float, iis: bool = False) -> tuple[str, float | None]:
+    """Highs() + passModel + run + getSolution (+ getIis): status and objective."""
     h = highspy.Highs()
-    h.setOptionValue("log_to_console", False)  # log formatted like the target's, then discarded
-    h.setOptionValue("log_file", os.devnull)
-    h.setOptionValue("time_limit", time_limit)
-    h.setOptionValue("mip_rel_gap", milp.MIP_REL_GAP)
+    configure(h, time_limit)
     h.passModel(lp)
     h.run()
+    values = h.getSolution().col_value
     if iis:
         h.setOptionValue("iis_strategy", 1)
         h.getIis(highspy.HighsIis())
-    seconds = time.perf_counter() - t0
     status = h.getModelStatus()
-    objective = h.getInfo().objective_function_value if status == highspy.HighsModelStatus.kOptimal else None
-    return seconds, h.modelStatusToString(status), objective
+    optimal = status == highspy.HighsModelStatus.kOptimal and values is not None
+    objective = h.getInfo().objective_function_value if optimal else None
+    return h.modelStatusToString(status), objective
 
 
 # ------------------------------------------------------------------ measuring
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Seconds for fn() plus collecting the young garbage it left (automatic collection is off)."""
+    t0 = time.perf_counter()
+    out = fn()
+    gc.collect(1)
+    return time.perf_counter() - t0, out
+
 
 def median_ms(values: list[float]) -> float:
     return 1000 * statistics.median(values)
@@ -195,57 +257,72 @@ def geomean(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
 
 
-def measure(name: str, load: Callable[[], CompiledModel], n: int, time_limit: float) -> dict[str, Any]:
-    model = load()
+def same(a: float | None, b: float | None) -> bool:
+    return (a is None) == (b is None) and (a is None or math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6))
+
+
+def measure(name: str, text: str, n: int, time_limit: float) -> dict[str, Any]:
+    model = parse_ir_text(text).compile()
     lp = highs_lp(model)
-    first = milp.solve(model, time_limit=time_limit, explain=False)  # warm-up (imports, caches)
-    _, direct_status, direct_obj = highs_direct(lp, time_limit)
-    same = (first.objective is None) == (direct_obj is None) and (
-        first.objective is None or math.isclose(first.objective, direct_obj, rel_tol=1e-6, abs_tol=1e-6))
-    t: dict[str, list[float]] = {k: [] for k in ("compile", "build", "load", "solve", "milp", "total",
-                                                 "isolated", "highs")}
-    for _ in range(n):
+    api = api_model(name)
+    first = solvers.solve(model, "milp", time_limit=time_limit, explain=False)  # warm-up (imports, caches)
+    checks = {"arrays": highs_arrays(lp, time_limit)}
+    if api is not None:
+        checks["api"] = api(time_limit)
+    mismatch = [f"{k}: {s} {o}" for k, (s, o) in checks.items() if not same(first.objective, o)]
+    t: dict[str, list[float]] = {k: [] for k in ("compile", "build", "highs", "ours", "api", "arrays")}
+    def ours() -> tuple[float, Any]:
         t0 = time.perf_counter()
-        model = load()
-        t1 = time.perf_counter()
-        r = milp.solve(model, time_limit=time_limit, explain=False)
-        t2 = time.perf_counter()
-        t["compile"].append(t1 - t0)
-        t["milp"].append(t2 - t1)
-        t["total"].append(t2 - t0)
-        for k in ("build", "load", "solve"):
-            t[k].append(r.timings.get(k, 0.0))
-        t0 = time.perf_counter()
-        model = load()
-        iso = solvers.solve(model, "milp", time_limit=time_limit, explain=False, isolate=True)
-        t["isolated"].append(time.perf_counter() - t0)
-        assert iso.status == r.status, (name, iso.status, r.status, iso.message)
-        t["highs"].append(highs_direct(lp, time_limit)[0])
-    return {"name": name, "status": first.status.value + ("" if same else " (!= highspy " + direct_status + ")"),
-            "size": f"{lp.num_row_}x{lp.num_col_}", "ms": {k: median_ms(v) for k, v in t.items()}}
+        model = parse_ir_text(text).compile()
+        t["compile"].append(time.perf_counter() - t0)
+        return solvers.solve(model, "milp", time_limit=time_limit, explain=False)
+
+    def run_ours() -> None:
+        seconds, r = timed(ours)
+        assert r.status == first.status, (name, r.status, first.status, r.message)
+        t["build"].append(r.timings.get("build", 0.0))
+        t["highs"].append(r.timings.get("load", 0.0) + r.timings.get("solve", 0.0))
+        t["ours"].append(seconds)
+
+    def run_api() -> None:
+        if api is not None:
+            t["api"].append(timed(lambda: api(time_limit))[0])
+
+    def run_arrays() -> None:
+        t["arrays"].append(timed(lambda: highs_arrays(lp, time_limit))[0])
+
+    order = [run_ours, run_api, run_arrays]
+    for i in range(n):
+        # Rotate who goes first, so that each way follows each other equally often (caches, allocator).
+        for step in order[i % 3:] + order[:i % 3]:
+            step()
+    status = first.status.value + (" (MISMATCH " + "; ".join(mismatch) + ")" if mismatch else "")
+    return {"name": name, "status": status,
+            "size": f"{lp.num_row_}x{lp.num_col_}", "ms": {k: median_ms(v) if v else None for k, v in t.items()}}
 
 
-def measure_iis(n: int, time_limit: float) -> dict[str, Any]:
-    data = generated_infeasible_lp()
+def measure_iis(data: dict, n: int, time_limit: float) -> dict[str, Any]:
     model = parse_ir(copy.deepcopy(data)).compile()
     lp = highs_lp(model)
-    first = milp.solve(model, time_limit=time_limit, explain=True)
+    first = solvers.solve(model, "milp", time_limit=time_limit, explain=True)
     total, explain, direct = [], [], []
     for _ in range(n):
-        t0 = time.perf_counter()
-        r = milp.solve(parse_ir(copy.deepcopy(data)).compile(), time_limit=time_limit, explain=True)
-        total.append(time.perf_counter() - t0)
+        ir = parse_ir(copy.deepcopy(data))
+        seconds, r = timed(lambda ir=ir: solvers.solve(ir.compile(), "milp", time_limit=time_limit, explain=True))
+        total.append(seconds)
         explain.append(r.timings.get("explain", 0.0))
-        direct.append(highs_direct(lp, time_limit, iis=True)[0])
-    return {"conflict": first.conflict, "method": first.conflict_method, "minimal": first.conflict_minimal,
-            "instances": sum(len(c.instances) for c in first.conflict_detail),
-            "size": f"{lp.num_row_}x{lp.num_col_}", "total": median_ms(total),
-            "explain": median_ms(explain), "direct": median_ms(direct)}
+        assert set(r.conflict) == set(first.conflict), (r.conflict, first.conflict)
+        direct.append(timed(lambda: highs_arrays(lp, time_limit, iis=True))[0])
+    return {"name": data["name"], "conflict": first.conflict, "method": first.conflict_method,
+            "minimal": first.conflict_minimal, "instances": sum(len(c.instances) for c in first.conflict_detail),
+            "bounds": len(first.conflict_bounds), "size": f"{lp.num_row_}x{lp.num_col_}",
+            "total": median_ms(total), "max": 1000 * max(total), "explain": median_ms(explain),
+            "direct": median_ms(direct)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("-n", type=int, default=20, help="repetitions per measurement (median kept)")
+    parser.add_argument("-n", type=int, default=50, help="repetitions per measurement (median kept)")
     parser.add_argument("--time-limit", type=float, default=30.0)
     args = parser.parse_args()
 
@@ -254,33 +331,49 @@ def main() -> None:
     logging.getLogger("pyomo.core").setLevel(logging.ERROR)  # one deprecation notice, not a result
     import pyomo
 
-    rows = [measure(name, load, args.n, args.time_limit) for name, load in examples()]
-    print(f"MILP target overhead: median of {args.n} runs; HiGHS {milp._highs_version()}, "
-          f"Pyomo {pyomo.version.version}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
-    print("| example | rows x cols | status | load+compile ms | build ms | Pyomo->HiGHS ms | solve ms "
-          "| in-process total ms | isolated total ms | highspy alone ms | ratio | ratio isolated |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    ratios, iso_ratios = [], []
+    cases = examples()
+    gc.collect()
+    gc.disable()  # see the module docstring: each timed call collects its own young garbage
+    try:
+        rows = [measure(name, text, args.n, args.time_limit) for name, text in cases]
+        iis_rows = [measure_iis(data, max(3, args.n // 5), args.time_limit)
+                    for data in (generated_rows(), generated_named())]
+    finally:
+        gc.enable()
+    print(f"MILP target overhead: median of {args.n} interleaved runs; HiGHS {milp._highs_version()}, "
+          f"Pyomo {pyomo.version.version} (arrays baseline only), Python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} CPUs\n")
+    print("| example | rows x cols | status | parse+compile ms | ground ms | HiGHS load+run ms | ours ms "
+          "| highspy API ms | highspy arrays ms | ours / API | ours / arrays |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    api_ratios, array_ratios = [], []
     for row in rows:
         ms = row["ms"]
-        ratio, iso_ratio = ms["total"] / ms["highs"], ms["isolated"] / ms["highs"]
-        ratios.append(ratio)
-        iso_ratios.append(iso_ratio)
-        print(f"| {row['name']} | {row['size']} | {row['status']} | {ms['compile']:.1f} | {ms['build']:.1f} "
-              f"| {ms['load']:.1f} | {ms['solve']:.1f} | {ms['total']:.1f} | {ms['isolated']:.1f} "
-              f"| {ms['highs']:.2f} | {ratio:.1f}x | {iso_ratio:.1f}x |")
-    print(f"| **geometric mean** ({len(rows)} examples) | | | | | | | | | | **{geomean(ratios):.1f}x** "
-          f"| **{geomean(iso_ratios):.1f}x** |")
-    print("\n`solve` is Pyomo's solve call (HiGHS run, result mapping, log capture); `highspy alone` is "
-          "Highs() + passModel + run on the same rows with the same options.\n")
+        api_ratio = ms["ours"] / ms["api"] if ms["api"] else None
+        array_ratio = ms["ours"] / ms["arrays"]
+        if api_ratio is not None:
+            api_ratios.append(api_ratio)
+        array_ratios.append(array_ratio)
+        api_text = f"{ms['api']:.2f}" if ms["api"] else "-"
+        ratio_text = f"{api_ratio:.2f}x" if api_ratio is not None else "-"
+        print(f"| {row['name']} | {row['size']} | {row['status']} | {ms['compile']:.2f} | {ms['build']:.2f} "
+              f"| {ms['highs']:.2f} | {ms['ours']:.2f} | {api_text} | {ms['arrays']:.2f} | {ratio_text} "
+              f"| {array_ratio:.2f}x |")
+    print(f"| **geometric mean** ({len(rows)} examples) | | | | | | | | | **{geomean(api_ratios):.2f}x** "
+          f"| **{geomean(array_ratios):.2f}x** |")
+    print("\n`ours`: IR text -> parse + compile -> solvers.solve(model, 'milp', explain=False), in-process; "
+          "`highspy API`: the hand-written highspy model of tests/test_examples_independent.py; "
+          "`highspy arrays`: Highs() + passModel + run + getSolution on prebuilt arrays.\n")
 
-    iis = measure_iis(args.n, args.time_limit)
-    print("| infeasible LP | rows x cols | conflict | method | minimal | in-process total ms "
+    print("| infeasible LP | rows x cols | conflict | method | minimal | solvers.solve total ms (median / max) "
           "| explain ms | highspy run + getIis ms |")
     print("|---|---|---|---|---|---:|---:|---:|")
-    print(f"| generated, 200 cap rows + 1 | {iis['size']} | {', '.join(iis['conflict'])} "
-          f"({iis['instances']} instances) | {iis['method']} | {iis['minimal']} | {iis['total']:.1f} "
-          f"| {iis['explain']:.1f} | {iis['direct']:.1f} |")
+    for iis in iis_rows:
+        print(f"| {iis['name']}, 200 constraints | {iis['size']} | {', '.join(iis['conflict'])} "
+              f"({iis['instances']} instances; {iis['bounds']} bounds apart) | {iis['method']} | {iis['minimal']} "
+              f"| {iis['total']:.1f} / {iis['max']:.1f} | {iis['explain']:.1f} | {iis['direct']:.1f} |")
+    print("\n`solvers.solve total`: compile + in-process solve + the explanation's re-solve in a forked, "
+          "hard-limited child (HiGHS's IIS does not bound its own total time).")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from formalizers.expr import (
     SetRef,
     Str,
     Unary,
+    walk,
 )
 from formalizers.semantics import CompiledConstraint, CompiledModel
 
@@ -96,9 +97,17 @@ class Grounder:
         post = type(self).post_eval
         self._post = None if post is Grounder.post_eval else self.post_eval
         self._plain_arith = type(self)._arith is Grounder._arith  # fast paths only when not overridden
+        self._linear_hooks = hasattr(algebra, "column") and hasattr(algebra, "linear")
         # An algebra may sum many terms at once (`sum_(items)`); repeated `+` is quadratic for
         # expression types that copy on addition.
         self._sum = getattr(algebra, "sum_", None)
+
+    def close(self) -> None:
+        """Drop the compiled closures: they refer back to the grounder, a cycle that only the garbage
+        collector would otherwise break (later, and at some other caller's expense)."""
+        self._fns.clear()
+        self._binders.clear()
+        self._alive.clear()
 
     # Instances --------------------------------------------------------------
     def instances(self, c: CompiledConstraint) -> Iterator[Instance]:
@@ -247,10 +256,12 @@ class Grounder:
         if isinstance(node, Implies):
             return self._compile_implies(node)
         if isinstance(node, Aggregate):
+            linear = self._compile_linear_sum(node) if node.func == "sum" else None
+            if linear is not None:
+                return linear
             body, bind, combine, func = self._fn(node.body), self._binder(node.gen), self._combine, node.func
             if func == "sum":
-                linear = self._compile_linear_sum(node)
-                return linear if linear is not None else self._compile_sum(body, bind)
+                return self._compile_sum(body, bind)
             return lambda env: combine(func, [body(inner) for inner in bind(env)], node)
         if isinstance(node, Call):
             return self._compile_call(node)
@@ -286,23 +297,16 @@ class Grounder:
         one-term expressions are skipped. None when the body has another shape.
         """
         alg = self.alg
-        if not (self._plain_arith and self._post is None and hasattr(alg, "column") and hasattr(alg, "linear")):
+        if not (self._linear_hooks and self._plain_arith and self._post is None):
             return None
         body, m = node.body, self.m
-
-        def is_var(n: Node) -> bool:
-            return isinstance(n, Name) and n.id in m.variables and m.variables[n.id].ir.domain != "boolean"
-
-        def data_only(n: Node) -> bool:
-            from formalizers.expr import walk
-
-            return not any(isinstance(sub, Name) and sub.id in m.variables for sub in walk(n))
-
-        if is_var(body):
+        if _is_number_var(body, m):
             var_node, coef = body, None
-        elif isinstance(body, BinOp) and body.op == "*" and is_var(body.right) and data_only(body.left):
+        elif isinstance(body, BinOp) and body.op == "*" and _is_number_var(body.right, m) \
+                and _data_only(body.left, m):
             var_node, coef = body.right, self._fn(body.left)
-        elif isinstance(body, BinOp) and body.op == "*" and is_var(body.left) and data_only(body.right):
+        elif isinstance(body, BinOp) and body.op == "*" and _is_number_var(body.left, m) \
+                and _data_only(body.right, m):
             var_node, coef = body.left, self._fn(body.right)
         else:
             return None
@@ -484,11 +488,8 @@ class Grounder:
             return absolute
         return lambda env: combine(node.func, [f(env) for f in args], node)
 
-    def _var_keys(self, name: str) -> set:
-        cache = self.__dict__.setdefault("_keysets", {})
-        if name not in cache:
-            cache[name] = set(self.m.variables[name].keys)
-        return cache[name]
+    def _var_keys(self, name: str) -> frozenset:
+        return self.m.variables[name].key_set
 
     def _normalize_key(self, key: tuple, index: list[str]) -> tuple:
         out = []
@@ -619,6 +620,15 @@ class Grounder:
 
 
 _MISSING = object()
+
+
+def _is_number_var(node: Node, model: CompiledModel) -> bool:
+    """A reference to a numeric decision variable (not a boolean one)."""
+    return isinstance(node, Name) and node.id in model.variables and model.variables[node.id].ir.domain != "boolean"
+
+
+def _data_only(node: Node, model: CompiledModel) -> bool:
+    return not any(isinstance(sub, Name) and sub.id in model.variables for sub in walk(node))
 
 
 def _assigning(env: dict, var: str, elements: list) -> Iterator[dict]:

@@ -8,6 +8,7 @@ every error at once converges faster than one error per round trip.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +77,11 @@ class CompiledVar:
     def integral(self) -> bool:
         return self.ir.integral
 
+    @functools.cached_property
+    def key_set(self) -> frozenset:
+        """The keys as a set (membership tests while grounding), built once per model."""
+        return frozenset(self.keys)
+
 
 @dataclass
 class CompiledConstraint:
@@ -124,59 +130,64 @@ def _table(values: Any, index: list[str], sets: dict[str, list], where: str) -> 
     """Flatten nested dicts/lists keyed by set elements into {key tuple: number}.
 
     Linear in the number of entries: the element-by-text maps are built once per index position, not
-    per nested object (that made a 2000 x 200 table take 9 s to compile).
+    per nested object (that made a 2000 x 200 table take 9 s to compile). Module-level helpers, not
+    a recursive closure, so no reference cycle is left for the garbage collector.
     """
     out: dict[Key, float] = {}
-    depth_count = len(index)
     by_text = [{str(e): e for e in sets[s]} for s in index]
-
-    def number(value: Any, key: tuple) -> None:
-        kind = value.__class__
-        if kind is not int and kind is not float:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise IRError([f"{where}{list(key)}: expected a number, got {value!r}"[:300]])
-        if kind is not int and not math.isfinite(value):
-            raise IRError([f"{where}{list(key)}: value must be finite"])
-        out[key] = value
-
-    def rec(value: Any, depth: int, prefix: tuple) -> None:
-        if depth == depth_count:
-            number(value, prefix)
-            return
-        elements = sets[index[depth]]
-        leaf = depth + 1 == depth_count
-        if isinstance(value, list):
-            if len(value) != len(elements):
-                raise IRError([f"{where}{list(prefix)}: {len(value)} entries for set "
-                               f"'{index[depth]}' of {len(elements)} elements"])
-            for element, item in zip(elements, value, strict=True):
-                if leaf:
-                    number(item, prefix + (element,))
-                else:
-                    rec(item, depth + 1, prefix + (element,))
-        elif isinstance(value, dict):
-            known = by_text[depth]
-            texts = [str(k) for k in value]
-            unknown = [k for k, text in zip(value, texts, strict=True) if text not in known]
-            if unknown:
-                raise IRError([f"{where}{list(prefix)}: {unknown[0]!r} is not an element of "
-                               f"'{index[depth]}'"])
-            if len(set(texts)) != len(known):
-                present = set(texts)
-                missing = [text for text in known if text not in present]
-                raise IRError([f"{where}{list(prefix)}: missing entries for {', '.join(missing[:5])} "
-                               f"of '{index[depth]}'"])
-            for text, item in zip(texts, value.values(), strict=True):
-                if leaf:
-                    number(item, prefix + (known[text],))
-                else:
-                    rec(item, depth + 1, prefix + (known[text],))
-        else:
-            raise IRError([f"{where}{list(prefix)}: expected a list or object over set "
-                           f"'{index[depth]}', got {type(value).__name__}"])
-
-    rec(values, 0, ())
+    _table_level(values, 0, (), out, index, sets, by_text, where)
     return out
+
+
+def _table_number(value: Any, key: tuple, out: dict, where: str) -> None:
+    kind = value.__class__
+    if kind is not int and kind is not float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise IRError([f"{where}{list(key)}: expected a number, got {value!r}"[:300]])
+    if kind is not int and not math.isfinite(value):
+        raise IRError([f"{where}{list(key)}: value must be finite"])
+    out[key] = value
+
+
+def _table_level(value: Any, depth: int, prefix: tuple, out: dict, index: list[str], sets: dict[str, list],
+                 by_text: list[dict[str, Any]], where: str) -> None:
+    if depth == len(index):
+        _table_number(value, prefix, out, where)
+        return
+    elements = sets[index[depth]]
+    leaf = depth + 1 == len(index)
+    if isinstance(value, list):
+        if len(value) != len(elements):
+            raise IRError([f"{where}{list(prefix)}: {len(value)} entries for set "
+                           f"'{index[depth]}' of {len(elements)} elements"])
+        pairs: Any = zip(elements, value, strict=True)
+    elif isinstance(value, dict):
+        known = by_text[depth]
+        texts = [str(k) for k in value]
+        unknown = [k for k, text in zip(value, texts, strict=True) if text not in known]
+        if unknown:
+            raise IRError([f"{where}{list(prefix)}: {unknown[0]!r} is not an element of "
+                           f"'{index[depth]}'"])
+        if len(set(texts)) != len(known):
+            present = set(texts)
+            missing = [text for text in known if text not in present]
+            raise IRError([f"{where}{list(prefix)}: missing entries for {', '.join(missing[:5])} "
+                           f"of '{index[depth]}'"])
+        pairs = zip([known[text] for text in texts], value.values(), strict=True)
+    else:
+        raise IRError([f"{where}{list(prefix)}: expected a list or object over set "
+                       f"'{index[depth]}', got {type(value).__name__}"])
+    if leaf:
+        isfinite = math.isfinite
+        for element, item in pairs:
+            kind = item.__class__
+            if kind is int or (kind is float and isfinite(item)):
+                out[prefix + (element,)] = item
+            else:
+                _table_number(item, prefix + (element,), out, where)
+        return
+    for element, item in pairs:
+        _table_level(item, depth + 1, prefix + (element,), out, index, sets, by_text, where)
 
 
 class _Checker:
@@ -533,6 +544,17 @@ def degree(node: Node, model: CompiledModel) -> int | None:
 
 def linear_problems(model: CompiledModel) -> list[str]:
     """Why this model is not a (mixed-integer) linear program; empty when it is one."""
+    return list(_cached(model, "linear_problems", _linear_problems))
+
+
+def _cached(model: CompiledModel, key: str, analyse: Any) -> Any:
+    """A structural analysis, computed once per compiled model (every solve asks again)."""
+    if key not in model.analysis:
+        model.analysis[key] = analyse(model)
+    return model.analysis[key]
+
+
+def _linear_problems(model: CompiledModel) -> list[str]:
     out = []
     for c in model.constraints:
         for part in _conjuncts(c.body):
@@ -580,6 +602,10 @@ def _linear_row(node: Node, model: CompiledModel, name: str) -> list[str]:
 
 def integral_problems(model: CompiledModel) -> list[str]:
     """Why CP-SAT cannot take this model: continuous variables or fractional coefficients."""
+    return list(_cached(model, "integral_problems", _integral_problems))
+
+
+def _integral_problems(model: CompiledModel) -> list[str]:
     out = [f"variable '{v.name}' is continuous" for v in model.variables.values() if not v.integral]
     out += [f"parameter '{p.name}' has fractional values" for p in model.params.values()
             if not p.integral and _param_used(model, p.name)]

@@ -55,10 +55,12 @@ def solve(model: CompiledModel, target: str = "auto", *, time_limit: float = 30.
     """Solve with a hard wall-clock limit; never raises for solver trouble, returns status ERROR.
 
     With `isolate`, whatever might not stop by itself runs in a forked child killed at the limit
-    (`limits.call_with_hard_limit`). Who stops by itself (each backend's SOLVE_/EXPLAIN_STOPS_AT_LIMIT):
+    (`limits.call_with_hard_limit`). Who stops by itself (each backend's `stops_at_limit(model)` and
+    EXPLAIN_STOPS_AT_LIMIT):
       minizinc: always (every run is a subprocess killed at its limit);
-      milp: HiGHS honours time_limit and the grounding checks it, so the solve runs in-process; an
-        explanation (HiGHS's IIS does not bound its total time) re-solves in a forked child;
+      milp: HiGHS honours time_limit and the grounding checks it between instances, so a model of
+        moderate size (milp.IN_PROCESS_MAX_TERMS) is solved in-process; an explanation (HiGHS's IIS
+        does not bound its total time) re-solves in a forked child;
       cpsat, smt: never trusted (Python model building; z3 tactics that overrun `timeout`): forked.
     """
     if target == "auto":
@@ -71,9 +73,10 @@ def solve(model: CompiledModel, target: str = "auto", *, time_limit: float = 30.
     # Explanations re-solve the model several times: give them their own share of the budget.
     budget = time_limit * (3 if explain else 1) + 5
     try:
-        if not isolate or (module.SOLVE_STOPS_AT_LIMIT and (not explain or module.EXPLAIN_STOPS_AT_LIMIT)):
+        in_process = module.stops_at_limit(model)
+        if not isolate or (in_process and (not explain or module.EXPLAIN_STOPS_AT_LIMIT)):
             result = module.solve(model, time_limit=time_limit, explain=explain)
-        elif module.SOLVE_STOPS_AT_LIMIT:
+        elif in_process:
             # Decide in-process; only an infeasible model needs the explanation, in a forked child.
             result = module.solve(model, time_limit=time_limit, explain=False)
             if result.status == Status.INFEASIBLE:

@@ -5,8 +5,8 @@ A target module (solvers/minizinc.py, milp.py, smt.py, cpsat.py) defines:
   def unsupported(model) -> list[str]         # why this target cannot express the model ([] = it can)
   def render(model) -> str                    # the model text a person reads (`modelwright render`)
   def solve(model, *, time_limit, explain) -> SolveResult   # runs in-process; the caller isolates it
-  SOLVE_STOPS_AT_LIMIT: bool    # solve(explain=False) ends by itself near time_limit: no fork needed
-  EXPLAIN_STOPS_AT_LIMIT: bool  # the same with explain=True
+  def stops_at_limit(model) -> bool  # solve(explain=False) ends by itself near time_limit: no fork needed
+  EXPLAIN_STOPS_AT_LIMIT: bool       # the same with explain=True
 Solver libraries are imported inside those functions, so a missing solver never breaks `import`.
 """
 

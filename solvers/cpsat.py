@@ -24,8 +24,12 @@ from solvers.values import nest_values
 NAME = "cpsat"
 # CP-SAT honours max_time_in_seconds in its search, but building the model (and the re-solves that
 # widen artificial bounds) is Python with no deadline: solvers.solve runs it in a forked child.
-SOLVE_STOPS_AT_LIMIT = False
 EXPLAIN_STOPS_AT_LIMIT = False
+
+
+def stops_at_limit(model: CompiledModel) -> bool:
+    """Never trusted to stop by itself (see above): solvers.solve forks."""
+    return False
 # CP-SAT needs finite domains: a variable with no bound gets this one instead. Unboundedness is then
 # detected by re-solving with wider artificial bounds (see _widen), since CP-SAT cannot prove it.
 BIG = 10**9

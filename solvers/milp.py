@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from formalizers.expr import Aggregate, Node, SetRef
 from formalizers.ground import Grounder, GroundError, Instance
 from formalizers.semantics import CompiledModel, CompiledVar, linear_problems
 from solvers.backend import Stopwatch, TargetUnsupported, conflict_items, error_result
@@ -37,10 +38,13 @@ from solvers.result import SolveResult, Status, tail
 from solvers.values import nest_values
 
 NAME = "milp"
-# HiGHS honours `time_limit` and the grounding checks the deadline, so a plain solve needs no forked
-# child; HiGHS's IIS bounds only each of its inner LPs, so an explanation does.
-SOLVE_STOPS_AT_LIMIT = True
+# HiGHS honours `time_limit` and the grounding checks the deadline between instances, so a plain solve
+# of a model of moderate size needs no forked child (see stops_at_limit); HiGHS's IIS bounds only each
+# of its inner LPs, so an explanation always runs in one.
 EXPLAIN_STOPS_AT_LIMIT = False
+# Above this many estimated ground terms, one instance (or the objective) may take long enough to
+# overrun the limit between two deadline checks: solvers.solve forks (~20 ms, nothing next to it).
+IN_PROCESS_MAX_TERMS = 100_000
 
 # HiGHS's default relative MIP gap (1e-4) would let "optimal" objectives differ from the exact
 # targets' by more than `solvers.agreement`'s tolerance (1e-6): close the gap to that tolerance.
@@ -61,6 +65,38 @@ EXPLAIN_BUDGET_FACTOR = 2.0
 def unsupported(model: CompiledModel) -> list[str]:
     """Why this model is not a (mixed-integer) linear program; [] when it is one."""
     return linear_problems(model)
+
+
+def stops_at_limit(model: CompiledModel) -> bool:
+    """Does solve(explain=False) stop by itself near time_limit? Yes unless the grounding is large."""
+    return estimated_terms(model) <= IN_PROCESS_MAX_TERMS
+
+
+def estimated_terms(model: CompiledModel) -> int:
+    """About how many leaf terms grounding evaluates (ranges with data bounds count 1,000 elements)."""
+    if "estimated_terms" not in model.analysis:
+        total = _terms(model.objective, model) if model.objective is not None else 0
+        for c in model.constraints:
+            total += _bindings(c.gen, model) * _terms(c.body, model)
+        model.analysis["estimated_terms"] = total
+    return model.analysis["estimated_terms"]
+
+
+def _bindings(gen: Any, model: CompiledModel) -> int:
+    if gen is None:
+        return 1
+    count = 1
+    for b in gen.bindings:
+        count *= len(model.sets[b.domain.name]) if isinstance(b.domain, SetRef) else 1000
+    return count
+
+
+def _terms(node: Any, model: CompiledModel) -> int:
+    if isinstance(node, Aggregate):
+        return _bindings(node.gen, model) * _terms(node.body, model)
+    children = [v for v in vars(node).values() if isinstance(v, Node)]
+    children += [x for v in vars(node).values() if isinstance(v, tuple) for x in v if isinstance(x, Node)]
+    return max(1, sum(_terms(child, model) for child in children))
 
 
 # ------------------------------------------------------------------ Pyomo model (for `render`)
@@ -452,28 +488,28 @@ class _Lp:
         return out
 
     def to_highs(self, highspy: Any) -> Any:
-        """A `highspy.HighsLp` holding the rows (row-wise CSR, as `passModel` takes it)."""
-        import numpy as np
-
+        """A `highspy.HighsLp` holding the rows (row-wise CSR, as `passModel` takes it). Plain lists:
+        pybind copies them into HiGHS's vectors directly (numpy arrays cost 3x more on small models
+        and nothing less on large ones)."""
         n, m = len(self.col_lower), len(self.row_lower)
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = n, m
-        cost = np.zeros(n, dtype=np.float64)
-        if self.cost:
-            cost[np.fromiter(self.cost, dtype=np.int64, count=len(self.cost))] = list(self.cost.values())
+        cost = [0.0] * n
+        for j, c in self.cost.items():
+            cost[j] = c
         lp.col_cost_ = cost
-        lp.col_lower_ = np.asarray(self.col_lower, dtype=np.float64)
-        lp.col_upper_ = np.asarray(self.col_upper, dtype=np.float64)
-        lp.row_lower_ = np.asarray(self.row_lower, dtype=np.float64)
-        lp.row_upper_ = np.asarray(self.row_upper, dtype=np.float64)
+        lp.col_lower_ = self.col_lower
+        lp.col_upper_ = self.col_upper
+        lp.row_lower_ = self.row_lower
+        lp.row_upper_ = self.row_upper
         lp.offset_ = float(self.offset)
         lp.sense_ = highspy.ObjSense.kMaximize if self.maximize else highspy.ObjSense.kMinimize
         a = lp.a_matrix_
         a.format_ = highspy.MatrixFormat.kRowwise
         a.num_col_, a.num_row_ = n, m
-        a.start_ = np.asarray(self.starts, dtype=np.int32)
-        a.index_ = np.asarray(self.index, dtype=np.int32)
-        a.value_ = np.asarray(self.value, dtype=np.float64)
+        a.start_ = self.starts
+        a.index_ = self.index
+        a.value_ = self.value
         lp.a_matrix_ = a
         if self.integral:
             kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
@@ -504,29 +540,31 @@ def build_lp(model: CompiledModel, deadline: float | None = None) -> _Lp:
         if var.label_set and not _contiguous(model.sets[var.label_set]):
             _label_domain_rows(out, var, model.sets[var.label_set], first)
 
-    alg = _HighsAlgebra(columns)
-    grounder = Grounder(model, alg)
-    for count, inst in enumerate(grounder.all_instances()):
-        if deadline is not None and not count & 255 and time.perf_counter() > deadline:
-            raise _OutOfTime(f"grounding stopped after {count:,} instances")
-        expr = grounder.eval(inst.node, inst.env)
-        if expr is True:
-            continue
-        if expr is False:
-            out.false_instances.append(inst.label)
-            continue
-        if not isinstance(expr, _Row):
-            raise GroundError(f"{inst.label} is not a linear comparison")
-        out.add_row(expr.terms, expr.lower, expr.upper, inst.name, inst.key)
+    grounder = Grounder(model, _HighsAlgebra(columns))
+    try:
+        for count, inst in enumerate(grounder.all_instances()):
+            if deadline is not None and not count & 255 and time.perf_counter() > deadline:
+                raise _OutOfTime(f"grounding stopped after {count:,} instances")
+            expr = grounder.eval(inst.node, inst.env)
+            if expr is True:
+                continue
+            if expr is False:
+                out.false_instances.append(inst.label)
+                continue
+            if not isinstance(expr, _Row):
+                raise GroundError(f"{inst.label} is not a linear comparison")
+            out.add_row(expr.terms, expr.lower, expr.upper, inst.name, inst.key)
 
-    if model.objective is not None:
-        objective = grounder.eval(model.objective, {})
-        if isinstance(objective, _Lin):
-            out.cost, out.offset = objective.terms, float(objective.const)
-        else:
-            out.offset = float(objective)
-        out.maximize = model.sense == "maximize"
-        out.has_objective = True
+        if model.objective is not None:
+            objective = grounder.eval(model.objective, {})
+            if isinstance(objective, _Lin):
+                out.cost, out.offset = objective.terms, float(objective.const)
+            else:
+                out.offset = float(objective)
+            out.maximize = model.sense == "maximize"
+            out.has_objective = True
+    finally:
+        grounder.close()
     return out
 
 
@@ -599,52 +637,66 @@ def solve(model: CompiledModel, *, time_limit: float = 30.0, explain: bool = Tru
 
     log: list[str] = []
     h = highspy.Highs()
-    h.setOptionValue("log_to_console", False)
-    h.setOptionValue("log_file", os.devnull)  # HiGHS formats its log only when it has somewhere to go
-    h.cbLogging.subscribe(lambda event: log.append(event.message))
-    h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
-    with watch.lap("load"):
-        loaded = h.passModel(lp.to_highs(highspy))
-    if loaded == highspy.HighsStatus.kError:
-        result.message = "HiGHS rejected the model: " + tail("".join(log), 5)
+    try:
+        h.setOptionValue("log_to_console", False)
+        h.setOptionValue("log_file", os.devnull)  # HiGHS formats its log only when it has somewhere to go
+        h.cbLogging.subscribe(lambda event: log.append(event.message))
+        h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
+        with watch.lap("load"):
+            loaded = h.passModel(lp.to_highs(highspy))
+        if loaded == highspy.HighsStatus.kError:
+            result.message = "HiGHS rejected the model: " + tail("".join(log), 5)
+            result.timings, result.seconds = watch.timings, watch.total
+            return result
+        with watch.lap("solve"):
+            h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.01))
+            h.run()
+        statuses = highspy.HighsModelStatus
+        status = h.getModelStatus()
+        info = h.getInfo()
+        has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+        if status == statuses.kUnboundedOrInfeasible or (status == statuses.kUnbounded and lp.integral):
+            # HiGHS (presolve, or a MIP's unbounded relaxation) did not say which: feasibility decides.
+            with watch.lap("solve"):
+                feasible = _feasible_with_zero_objective(h, highspy, deadline - time.perf_counter())
+            has_solution = False
+            status = {True: statuses.kUnbounded, False: statuses.kInfeasible, None: statuses.kTimeLimit}[feasible]
+        result.log_tail = tail("".join(log))
+        if status == statuses.kOptimal:
+            result.status = Status.OPTIMAL if lp.has_objective else Status.FEASIBLE
+        elif status == statuses.kInfeasible:
+            result.status = Status.INFEASIBLE
+        elif status == statuses.kUnbounded:
+            result.status = Status.UNBOUNDED
+        elif has_solution:  # time, iteration, solution or objective limit with an incumbent
+            result.status = Status.FEASIBLE
+            result.message = f"stopped early ({h.modelStatusToString(status)}); best solution found"
+        elif status == statuses.kTimeLimit:
+            result.status, result.message = Status.TIMEOUT, f"no decision within {time_limit:g} s"
+        else:
+            result.status, result.message = Status.ERROR, f"HiGHS ended with {h.modelStatusToString(status)}"
+        if result.status.has_solution:
+            result.values = _values(model, lp, h.getSolution().col_value)
+            if lp.has_objective:
+                result.objective = float(info.objective_function_value)
+        if result.status == Status.INFEASIBLE and explain:
+            with watch.lap("explain"):
+                _explain(model, lp, h, highspy, time_limit, result)
         result.timings, result.seconds = watch.timings, watch.total
         return result
-    with watch.lap("solve"):
-        h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.01))
-        h.run()
-    statuses = highspy.HighsModelStatus
-    status = h.getModelStatus()
-    info = h.getInfo()
-    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    if status == statuses.kUnboundedOrInfeasible or (status == statuses.kUnbounded and lp.integral):
-        # HiGHS (presolve, or a MIP's unbounded relaxation) did not say which: feasibility decides.
-        with watch.lap("solve"):
-            feasible = _feasible_with_zero_objective(h, highspy, deadline - time.perf_counter())
-        has_solution = False
-        status = {True: statuses.kUnbounded, False: statuses.kInfeasible, None: statuses.kTimeLimit}[feasible]
-    result.log_tail = tail("".join(log))
-    if status == statuses.kOptimal:
-        result.status = Status.OPTIMAL if lp.has_objective else Status.FEASIBLE
-    elif status == statuses.kInfeasible:
-        result.status = Status.INFEASIBLE
-    elif status == statuses.kUnbounded:
-        result.status = Status.UNBOUNDED
-    elif has_solution:  # time, iteration, solution or objective limit with an incumbent
-        result.status = Status.FEASIBLE
-        result.message = f"stopped early ({h.modelStatusToString(status)}); best solution found"
-    elif status == statuses.kTimeLimit:
-        result.status, result.message = Status.TIMEOUT, f"no decision within {time_limit:g} s"
-    else:
-        result.status, result.message = Status.ERROR, f"HiGHS ended with {h.modelStatusToString(status)}"
-    if result.status.has_solution:
-        result.values = _values(model, lp, h.getSolution().col_value)
-        if lp.has_objective:
-            result.objective = float(info.objective_function_value)
-    if result.status == Status.INFEASIBLE and explain:
-        with watch.lap("explain"):
-            _explain(model, lp, h, highspy, time_limit, result)
-    result.timings, result.seconds = watch.timings, watch.total
-    return result
+    finally:
+        _release(h)
+
+
+def _release(h: Any) -> None:
+    """Free the HiGHS instance now: highspy's Highs holds itself through its callback table (and
+    HiGHS holds it as callback data), a cycle only the garbage collector would break, later and at
+    whichever caller's expense (~0.1 ms per instance, more as they pile up)."""
+    try:
+        h.disableCallbacks()
+        h.callbacks = []
+    except Exception:  # noqa: BLE001 - an older highspy without the callback table: the GC frees it
+        pass
 
 
 def _feasible_with_zero_objective(h: Any, highspy: Any, seconds: float) -> bool | None:

@@ -55,8 +55,12 @@ from solvers.values import nest_values
 
 NAME = "minizinc"
 # Every MiniZinc run is a subprocess killed at its limit (limits.run_process), explanations included.
-SOLVE_STOPS_AT_LIMIT = True
 EXPLAIN_STOPS_AT_LIMIT = True
+
+
+def stops_at_limit(model: CompiledModel) -> bool:
+    """Always: the solver is a subprocess killed at the limit."""
+    return True
 
 MINIZINC = "minizinc"
 WASM_DIR = Path(__file__).resolve().parent / "mzn_wasm"

@@ -26,8 +26,12 @@ from solvers.values import nest_values
 NAME = "smt"
 # z3's `timeout` is not honoured by every tactic (non-linear arithmetic can overrun it): always a
 # forked, hard-limited child.
-SOLVE_STOPS_AT_LIMIT = False
 EXPLAIN_STOPS_AT_LIMIT = False
+
+
+def stops_at_limit(model: CompiledModel) -> bool:
+    """Never trusted to stop by itself (see above): solvers.solve forks."""
+    return False
 CONFLICT_METHOD = "z3 unsat core (core.minimize) checked by a deletion filter over IR names"
 
 

@@ -350,3 +350,52 @@ def test_solve_through_registry_isolated() -> None:
     assert solvers.choose_target(model) == "milp"
     bad = solvers.solve(compile_ir(INFEASIBLE_LP), "milp", time_limit=20)
     assert bad.status == Status.INFEASIBLE and bad.conflict == ["demand", "cap_x", "cap_y"]
+
+
+# ------------------------------------------------------------------ time limits
+
+def big_grounding(rows: int = 3000, cols: int = 100) -> dict:
+    """rows x cols terms with no data table: grounding takes about a second."""
+    return {"name": "big", "sets": [{"name": "J", "elements": list(range(1, cols + 1))}],
+            "parameters": [{"name": "n", "value": rows}],
+            "variables": [{"name": "x", "index": ["J"], "lower": 0, "upper": 1}],
+            "constraints": [{"name": "cap", "forall": "r in 1..n", "expr": "sum(j in J)(x[j]) <= r + 50"}],
+            "objective": {"sense": "maximize", "expr": "sum(j in J)(x[j])"}}
+
+
+def test_grounding_stops_at_the_time_limit() -> None:
+    import time
+
+    model = compile_ir(big_grounding())
+    t0 = time.perf_counter()
+    r = milp.solve(model, time_limit=0.05, explain=False)
+    assert r.status == Status.TIMEOUT and "grounding stopped" in r.message
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_in_process_only_for_moderate_groundings() -> None:
+    assert milp.stops_at_limit(compile_ir(FURNITURE))
+    big = compile_ir(big_grounding())
+    assert milp.estimated_terms(big) > milp.IN_PROCESS_MAX_TERMS and not milp.stops_at_limit(big)
+    r = solvers.solve(big, "milp", time_limit=0.05, explain=False)  # in a forked child, hard-limited
+    assert r.status == Status.TIMEOUT
+
+
+def test_explanation_runs_in_a_killed_on_timeout_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-process solve decides infeasibility; the explanation's re-solve goes to a forked child
+    (limits.call_with_hard_limit), whose result replaces the first one."""
+    from solvers import limits
+
+    calls = []
+    real = limits.call_with_hard_limit
+
+    def spy(fn, *args, seconds, **kwargs):  # noqa: ANN001, ANN202 - a pass-through
+        calls.append((fn.__module__, kwargs.get("explain"), seconds))
+        return real(fn, *args, seconds=seconds, **kwargs)
+
+    monkeypatch.setattr(solvers, "call_with_hard_limit", spy)
+    feasible = solvers.solve(compile_ir(LP), "milp", time_limit=5)
+    assert feasible.status == Status.OPTIMAL and calls == []
+    bad = solvers.solve(compile_ir(INFEASIBLE_LP), "milp", time_limit=5)
+    assert bad.status == Status.INFEASIBLE and bad.conflict == ["demand", "cap_x", "cap_y"]
+    assert calls == [("solvers.milp", True, 5 * 3 + 5)]
