@@ -24,7 +24,8 @@ WASM=solvers/mzn_wasm
 LOG=$(mktemp "${TMPDIR:-/tmp}/modelwright-setup.XXXXXX.log")
 START=$SECONDS
 
-say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
+if [[ -t 1 ]]; then BOLD=$'\033[1m' PLAIN=$'\033[0m'; else BOLD='' PLAIN=''; fi
+say() { printf '%s==>%s %s\n' "$BOLD" "$PLAIN" "$*"; }
 die() { printf 'setup.sh: error: %s\n' "$*" >&2; exit 1; }
 # Run a noisy command with its output in $LOG; on failure show the end of it.
 quiet() {
