@@ -364,6 +364,13 @@ class Grounder:
                 except KeyError:
                     raise GroundError(self._out_of_range(name, key, p.index, env)) from None
 
+            if simple and len(loop_vars) <= 2:  # the usual p[i] and p[i, j]: no list, no loop
+                first, second = loop_vars[0], loop_vars[-1]
+                get = table.get
+                if len(loop_vars) == 1:
+                    return lambda env: v if (v := get((env[first],), _MISSING)) is not _MISSING else param(env)
+                return lambda env: (v if (v := get((env[first], env[second]), _MISSING)) is not _MISSING
+                                    else param(env))
             return param
         alg_var, key_of = self.alg.var, self._var_key(node)
         return lambda env: alg_var(name, key_of(env))
