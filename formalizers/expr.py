@@ -63,7 +63,7 @@ IN.2: /in\b/
 WHERE.2: /where\b/
 TRUE.2: /true\b/
 FALSE.2: /false\b/
-AGG.2: /(sum|forall|exists|alldifferent|min|max)(?=\s*\(\s*[A-Za-z_][A-Za-z0-9_]*\s*(,\s*[A-Za-z_][A-Za-z0-9_]*\s*)*in\b)/
+AGG.2: /(sum|forall|exists|alldifferent|min|max)(?=\s*\(\s*[A-Za-z_][A-Za-z0-9_]*\b\s*(,\s*[A-Za-z_][A-Za-z0-9_]*\b\s*)*in\b)/
 FUNC.1: /(abs|min|max|alldifferent)(?=\s*\()/
 NAME: /[A-Za-z_][A-Za-z0-9_]*/
 NUMBER: /(\d+(\.(?!\.)\d*)?|\.\d+)([eE][+-]?\d+)?/

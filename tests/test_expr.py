@@ -140,3 +140,10 @@ def test_unparse_round_trip(text: str) -> None:
 
     node = parse_expr(text)
     assert parse_expr(to_text(node)) == node
+
+
+@pytest.mark.parametrize("text", ["alldifferent(a, b, Merlin)", "min(Robin, Merlin)", "max(a, Tin)"])
+def test_call_with_a_name_ending_in_in_is_not_a_generator(text: str) -> None:
+    """`Merlin` ends with "in": the aggregate lookahead must not read `alldifferent(a, b, Merl in ...)`."""
+    node = parse_expr(text)
+    assert type(node).__name__ == "Call" and node.args[-1].id == text.split(", ")[-1].rstrip(")")
