@@ -647,3 +647,40 @@ def test_openai_backend_json_schema_against_real_server(llama_server: str) -> No
     c2 = llm.complete(XY_PROMPT, json_schema=XY_SCHEMA, max_tokens=64)  # straight to the known form
     assert c2.text == c.text
     llm.close()
+
+
+@pytest.mark.model
+def test_prefix_state_survives_a_new_process_and_a_damaged_file(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long prompt's evaluated state is written once; a fresh model loads it and answers the same.
+
+    A damaged state file is ignored (the prompt is evaluated normally), never trusted.
+    """
+    from agent.formalize import formalize_messages
+    from agent.llm.llamacpp import LlamaCppLLM, clear_model_cache
+
+    model = _cached_model()
+    monkeypatch.setenv("MODELWRIGHT_CACHE", str(tmp_path))
+    problem = (Path(__file__).resolve().parents[1] / "datasets" / "examples" / "bakery_integer.txt").read_text()
+    messages = formalize_messages(problem, lean=True)  # > 1,024 tokens: rules and worked examples
+    clear_model_cache()
+    first = LlamaCppLLM(model, prefix_cache=True).complete(messages, max_tokens=12)
+    files = list((tmp_path / "prefix").glob("*.kv"))
+    assert len(files) == 1 and files[0].stat().st_size > 1_000_000
+
+    clear_model_cache()  # as a new process: nothing evaluated
+    fresh = LlamaCppLLM(model, prefix_cache=True)
+    loaded = fresh.load()
+    prompt = fresh._render(loaded, messages)[1]
+    assert fresh.prefix_store is not None and fresh.prefix_store.restore(loaded.llama, prompt)
+    assert loaded.llama.n_tokens > 1024
+    again = fresh.complete(messages, max_tokens=12)
+    assert again.text == first.text
+
+    files[0].write_bytes(files[0].read_bytes()[: files[0].stat().st_size // 2])  # truncated in the state
+    clear_model_cache()
+    damaged = LlamaCppLLM(model, prefix_cache=True)
+    loaded = damaged.load()
+    assert damaged.prefix_store is not None and not damaged.prefix_store.restore(loaded.llama, prompt)
+    assert damaged.complete(messages, max_tokens=12).text == first.text
+    clear_model_cache()

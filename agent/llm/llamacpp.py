@@ -17,6 +17,7 @@ since loading takes seconds, and each has a lock because a llama.cpp context is 
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
 import json
@@ -159,9 +160,103 @@ def _reachable(before: dict[str, set[str]], start: str) -> set[str]:
 
 
 def clear_model_cache() -> None:
-    """Drop every loaded model (frees its memory once no backend object holds it)."""
+    """Drop every loaded model and close it.
+
+    Also runs at exit: closing here, while the interpreter is whole, avoids llama-cpp-python's
+    `Llama.__del__` failing during shutdown (a traceback printed after a successful run).
+    """
     with _CACHE_LOCK:
+        loaded = list(_CACHE.values())
         _CACHE.clear()
+    for entry in loaded:
+        close = getattr(entry.llama, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - best effort at teardown; the memory goes with the process
+                pass
+
+
+atexit.register(clear_model_cache)
+
+
+PREFIX_TOKENS = 1024  # prompts at least this long (system rules + worked examples) are worth keeping
+
+
+class PrefixStore:
+    """Evaluated prompts on disk, so a new process skips re-reading the fixed part of a long prompt.
+
+    Why: every `modelwright solve` is a new process, and evaluating the formalization prompt's
+    ~2,000 tokens of rules and worked examples takes about a minute on 2 cores. After a call whose
+    prompt is long, llama.cpp's state (its KV cache) is written once per prompt family, keyed by the
+    model file, the context size and the prompt's first `PREFIX_TOKENS` tokens; a fresh model facing
+    a prompt with the same start loads it, and llama-cpp-python's own prefix matching then evaluates
+    only the tokens that differ. Files are written atomically; a bad or foreign file is ignored.
+    """
+
+    MAGIC = b"MWKV1\n"
+
+    def __init__(self, folder: Path, model_key: str) -> None:
+        self.folder = folder
+        self.model_key = model_key
+
+    def path(self, prompt: list[int]) -> Path:
+        import hashlib
+
+        head = ",".join(map(str, prompt[:PREFIX_TOKENS]))
+        key = hashlib.sha256(f"{self.model_key}|{head}".encode()).hexdigest()[:32]
+        return self.folder / f"{key}.kv"
+
+    def restore(self, llama: Any, prompt: list[int]) -> bool:
+        """Load the state for this prompt's family into a model that has evaluated nothing yet."""
+        import llama_cpp
+        import numpy as np
+
+        if len(prompt) < PREFIX_TOKENS or llama.n_tokens != 0:
+            return False
+        path = self.path(prompt)
+        try:
+            data = path.read_bytes()
+            if not data.startswith(self.MAGIC):
+                return False
+            offset = len(self.MAGIC)
+            n = int.from_bytes(data[offset:offset + 4], "little")
+            ids = np.frombuffer(data, dtype=np.intc, count=n, offset=offset + 4)
+            state = data[offset + 4 + 4 * n:]
+            if n == 0 or n >= llama.n_ctx() or list(ids[:PREFIX_TOKENS]) != prompt[:PREFIX_TOKENS]:
+                return False
+            buf = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+            if llama_cpp.llama_state_set_data(llama._ctx.ctx, buf, len(state)) != len(state):
+                llama.reset()
+                return False
+        except (OSError, ValueError):
+            return False
+        llama.input_ids[:n] = ids
+        llama.n_tokens = n
+        llama._requires_eval = True  # logits are not part of what we trust: the suffix is decoded anew
+        return True
+
+    def save(self, llama: Any, prompt: list[int]) -> None:
+        """Write the state after a long prompt, once per prompt family."""
+        import llama_cpp
+
+        path = self.path(prompt)
+        if len(prompt) < PREFIX_TOKENS or path.exists():
+            return
+        try:
+            size = llama_cpp.llama_state_get_size(llama._ctx.ctx)
+            buf = (ctypes.c_uint8 * int(size))()
+            written = int(llama_cpp.llama_state_get_data(llama._ctx.ctx, buf, size))
+            n = int(llama.n_tokens)
+            ids = llama.input_ids[:n].astype("int32").tobytes()
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            with tmp.open("wb") as fh:
+                fh.write(self.MAGIC + n.to_bytes(4, "little") + ids)
+                fh.write(memoryview(buf)[:written])
+            tmp.replace(path)
+        except (OSError, AttributeError, ValueError):
+            return  # a cache: failing to write it costs time later, never an answer
 
 
 def _make_formatter(llama: Any, chat_format: str | None) -> Any:
@@ -203,7 +298,7 @@ class LlamaCppLLM(LLM):
         self,
         model_path: str | Path,
         *,
-        n_ctx: int = 4096,
+        n_ctx: int = 8192,
         n_threads: int | None = None,
         n_gpu_layers: int = 0,
         chat_format: str | None = None,
@@ -212,6 +307,7 @@ class LlamaCppLLM(LLM):
         min_p: float = 0.05,
         repeat_penalty: float = 1.0,
         abortable: bool = True,
+        prefix_cache: bool | None = None,
         trace: TraceSink | None = None,
         **llama_kwargs: Any,
     ) -> None:
@@ -231,6 +327,16 @@ class LlamaCppLLM(LLM):
         self.sampling = {"top_p": top_p, "top_k": top_k, "min_p": min_p, "repeat_penalty": repeat_penalty}
         self.abortable = abortable
         self.llama_kwargs = llama_kwargs
+        if prefix_cache is None:  # on unless MODELWRIGHT_PREFIX_CACHE=0
+            prefix_cache = os.environ.get("MODELWRIGHT_PREFIX_CACHE", "1").strip() not in ("0", "false", "no")
+        self.prefix_store: PrefixStore | None = None
+        if prefix_cache:
+            from agent.llm.model_store import cache_dir
+
+            st = self.path.stat()
+            version = getattr(_import_llama_cpp(), "__version__", "?")
+            self.prefix_store = PrefixStore(cache_dir() / "prefix",
+                                            f"{self.path}|{st.st_size}|{st.st_mtime_ns}|{n_ctx}|{version}")
 
     def _key(self) -> tuple[Any, ...]:
         extra = tuple(sorted((k, repr(v)) for k, v in self.llama_kwargs.items()))
@@ -258,6 +364,13 @@ class LlamaCppLLM(LLM):
                 )
             except (ValueError, RuntimeError) as exc:
                 raise ModelUnavailable(f"llama.cpp could not load {self.path}: {exc}") from exc
+            if not os.environ.get("MODELWRIGHT_LLAMA_LOG"):
+                # llama.cpp logs some notes at its level NONE ("decode: removing memory module
+                # entries ..."), which llama-cpp-python prints even when not verbose; failures
+                # reach us as exceptions, so its log stays quiet unless asked for.
+                import logging
+
+                logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL + 1)
             loaded = _Loaded(llama, _make_formatter(llama, self.chat_format), time.monotonic() - start)
             if self.abortable:
                 try:
@@ -338,6 +451,8 @@ class LlamaCppLLM(LLM):
         if loaded.abort is not None:
             loaded.abort.arm(deadline + ABORT_GRACE - time.monotonic())
         try:
+            if self.prefix_store is not None:
+                self.prefix_store.restore(llama, prompt)
             try:
                 out = llama.create_completion(
                     prompt=prompt,
@@ -359,6 +474,8 @@ class LlamaCppLLM(LLM):
                 raise LLMError(f"llama.cpp failed: {exc}") from exc
             except ValueError as exc:
                 raise LLMError(f"llama.cpp failed: {exc}") from exc
+            if self.prefix_store is not None:
+                self.prefix_store.save(llama, prompt)
         finally:
             if loaded.abort is not None:
                 loaded.abort.disarm()
