@@ -122,6 +122,15 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def folder_sha256(folder: str | Path) -> str:
+    """One digest over a folder's files (names and contents), so a run on a folder pins its data too."""
+    h = hashlib.sha256()
+    root = Path(folder)
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + file_sha256(path).encode() + b"\n")
+    return h.hexdigest()
+
+
 def list_benchmarks() -> list[BenchmarkInfo]:
     """All registered benchmarks, in registry order."""
     reg = benchmarks_dir() / REGISTRY_FILE

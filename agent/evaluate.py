@@ -44,7 +44,9 @@ from agent.benchdata import (
     BenchmarkInfo,
     GridAnswer,
     Problem,
+    examples_dir,
     file_sha256,
+    folder_sha256,
     list_benchmarks,
     load_benchmark,
 )
@@ -179,6 +181,11 @@ def select_problems(
         effective = sub if sub is not None else info.default_subset
         return BenchSelection(info.name, info.path.resolve(), info.sha256, effective or "all",
                               info.answer_version or f"file-sha256:{info.sha256[:12]}", info.kind, problems, info)
+    if name == "examples" or Path(name).expanduser().is_dir():
+        path = (examples_dir() if name == "examples" else Path(name).expanduser()).resolve()
+        sha = folder_sha256(path)
+        return BenchSelection("examples" if name == "examples" else None, path, sha, sub or "all",
+                              f"folder-sha256:{sha[:12]}", "examples", problems)
     path = Path(name).expanduser().resolve()
     sha = file_sha256(path)
     return BenchSelection(None, path, sha, sub or "all", f"file-sha256:{sha[:12]}", "user", problems)
