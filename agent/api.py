@@ -461,9 +461,9 @@ class Modelwright:
         strategy's repair budget; `FormalizationError` (with the trace) when none is valid.
         """
         from agent.formalize import (
-            FLAT_SCHEMA,
             check_problem_text,
             formalize_messages,
+            output_schema,
             parse_model_output,
             repair_message,
         )
@@ -482,17 +482,17 @@ class Modelwright:
         trace = Trace(problem=text, strategy=strat.name, step="formalize")
         llm = self.llm
         llm.trace = trace.record_llm
-        messages = formalize_messages(text, examples=strat.examples)
+        messages = formalize_messages(text, examples=strat.examples, lean=strat.lean)
         problems: list[str] = []
         for attempt in range(1, budget + 2):
             temperature = cfg.temperature if attempt == 1 else cfg.repair_temperature
             trace.step("formalize", attempt=attempt, temperature=temperature)
-            completion = llm.complete(messages, json_schema=FLAT_SCHEMA, temperature=temperature,
+            completion = llm.complete(messages, json_schema=output_schema(strat.lean), temperature=temperature,
                                       max_tokens=cfg.max_tokens, timeout=cfg.llm_timeout,
                                       seed=None if cfg.seed is None else cfg.seed + attempt)
             messages = messages + [{"role": "assistant", "content": completion.text}]
             try:
-                ir = parse_model_output(completion.text)
+                ir = parse_model_output(completion.text, text)
                 ir.compile()
             except IRError as e:
                 problems = e.problems

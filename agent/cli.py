@@ -16,13 +16,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agent.strategies import STRATEGY_HELP
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="English optimization problems -> validated models and solutions.")
 model_app = typer.Typer(no_args_is_help=True, help="The embedded language model.")
 app.add_typer(model_app, name="model")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one message a line, paths never broken
 
 EXIT_SOLVED, EXIT_NO_SOLUTION, EXIT_BAD_INPUT = 0, 1, 2
 TARGET_CHOICES = ("auto", "all", "minizinc", "milp", "smt", "cpsat")
@@ -270,8 +272,7 @@ def solve(problem: Annotated[str, typer.Argument(help="problem text file, or - f
           base_url: Annotated[str | None, typer.Option(envvar="OPENAI_BASE_URL",
                                                        help="OpenAI-compatible endpoint")] = None,
           target: Annotated[str, typer.Option(help="auto|minizinc|milp|smt|cpsat")] = "auto",
-          strategy: Annotated[str, typer.Option(help="pipeline|ir-repair|ir-examples|ir-oneshot|mzn-repair|"
-                                                     "mzn-oneshot")] = "pipeline",
+          strategy: Annotated[str, typer.Option(help=STRATEGY_HELP)] = "pipeline",
           samples: Annotated[int | None, typer.Option(min=1, max=50, help="formalizations to vote over")] = None,
           max_repairs: Annotated[int | None, typer.Option(min=0, max=20, help="repair rounds per sample")] = None,
           time_limit: Annotated[float, typer.Option(min=0.1, max=3600, help="seconds per solver call")] = 20.0,

@@ -18,6 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agent.strategies import STRATEGY_HELP
+
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 SOLVE_TARGETS = ("auto", "minizinc", "milp", "smt", "cpsat")
@@ -44,8 +46,7 @@ def eval_command(
     bench: Annotated[str, typer.Argument(help="registered benchmark (optionally NAME:SUBSET) or a JSONL path")],
     llm: Annotated[str, typer.Option("--llm", help="embedded | gguf:PATH | openai:MODEL | hf:NAME | replay:FILE")]
     = "embedded",
-    strategy: Annotated[str, typer.Option(help="mzn-oneshot | ir-oneshot | ir-examples | ir-repair | pipeline")]
-    = "pipeline",
+    strategy: Annotated[str, typer.Option(help=STRATEGY_HELP)] = "pipeline",
     samples: Annotated[int | None, typer.Option(min=1, help="samples to vote over (default: the strategy's)")]
     = None,
     limit: Annotated[int | None, typer.Option(min=0, help="first N problems after the seeded shuffle")] = None,

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
 from agent.formalize import (
-    FLAT_SCHEMA,
     check_problem_text,
+    copied_example,
     formalize_messages,
+    output_schema,
     parse_model_output,
     repair_message,
+    unused_numbers,
 )
 from agent.llm import LLM, LLMError
 from agent.trace import Trace
@@ -43,7 +45,9 @@ class LoopConfig:
     repair_temperature: float = 0.5
     seed: int | None = 0
     check_zero: bool = True
+    check_numbers: bool = True  # doubt an answer whose model leaves numbers of the text unused
     examples: bool = True  # worked examples in the prompt (off only for the ablation baseline)
+    lean: bool = True  # lean output: no copied sentences (attached afterwards), a few words of goal
 
 
 @dataclass
@@ -63,6 +67,7 @@ class Attempt:
 class LoopState(TypedDict, total=False):
     problem: str
     messages: list[dict[str, str]]
+    base_messages: int  # how many of `messages` are the prompt itself (system, examples, problem)
     attempt: int
     raw: str
     ir: ModelIR | None
@@ -76,6 +81,8 @@ class LoopState(TypedDict, total=False):
     fatal: str
     cores: list[tuple[str, ...]]
     fallback: dict[str, Any]
+    fresh: bool  # the next attempt starts from the prompt alone (the last answer was cut off or a copy)
+    cut: bool  # the model's answer stopped at the token limit
 
 
 @dataclass
@@ -144,23 +151,36 @@ class RepairLoop:
         seed = None if cfg.seed is None else cfg.seed + attempt
         self.trace.step("formalize", attempt=attempt, temperature=temperature)
         try:
-            completion = self.llm.complete(state["messages"], json_schema=FLAT_SCHEMA, temperature=temperature,
-                                           max_tokens=cfg.max_tokens, timeout=cfg.llm_timeout, seed=seed)
+            completion = self.llm.complete(state["messages"], json_schema=output_schema(cfg.lean),
+                                           temperature=temperature, max_tokens=cfg.max_tokens,
+                                           timeout=cfg.llm_timeout, seed=seed)
         except LLMError as e:
             return {"attempt": attempt, "outcome": "FATAL", "stage": "formalize",
                     "fatal": f"language model failed: {e}", "feedback": ""}
         messages = state["messages"] + [{"role": "assistant", "content": completion.text}]
-        return {"attempt": attempt, "raw": completion.text, "messages": messages, "stage": "formalize"}
+        return {"attempt": attempt, "raw": completion.text, "messages": messages, "stage": "formalize",
+                "feedback": "",  # this attempt's own findings only, not the last one's
+                "fresh": False, "cut": completion.finish_reason == "length"}
 
     def _validate(self, state: LoopState) -> LoopState:
         try:
-            ir = parse_model_output(state["raw"])
+            ir = parse_model_output(state["raw"], state["problem"])
             compiled = ir.compile()
         except IRError as e:
             feedback = "\n".join(e.problems[:8])
-            self.trace.step("validate", ok=False, problems=e.problems)
+            self.trace.step("validate", ok=False, problems=e.problems, cut=state.get("cut", False))
+            if state.get("cut") or feedback.startswith("the output is not valid JSON"):
+                # Cut off (the schema's grammar keeps anything complete valid): a broken half-answer in
+                # the context only confuses the next try, so it starts afresh.
+                return {"ir": None, "compiled": None, "outcome": "RETRY", "stage": "validate", "fresh": True,
+                        "feedback": "The answer was cut off before it was complete."}
             return {"ir": None, "compiled": None, "outcome": "RETRY", "stage": "validate",
                     "feedback": f"It could not be read:\n{feedback}"}
+        origin = copied_example(ir)
+        if origin is not None:
+            self.trace.step("validate", ok=False, problems=[f"a copy of the worked example ({origin})"])
+            return {"ir": None, "compiled": None, "outcome": "RETRY", "stage": "validate", "fresh": True,
+                    "feedback": "The answer repeated a worked example instead of modelling this problem."}
         self.trace.step("validate", ok=True, ir=json.loads(ir.model_dump_json(exclude_defaults=True)))
         return {"ir": ir, "compiled": compiled, "stage": "validate", "outcome": "SUCCESS"}
 
@@ -184,10 +204,12 @@ class RepairLoop:
         if result.status == Status.INFEASIBLE:
             cores.append(tuple(sorted(result.conflict)))
             detail = _constraint_exprs(ir, result.conflict) or _describe_conflict(result)
+            unused = _unused_number_lines(ir, state["problem"]) if self.config.check_numbers else []
             return {"result": result, "outcome": "RETRY", "stage": "solve", "cores": cores,
                     "feedback": "The solver says these constraints cannot all hold at the same time:\n"
                                 f"{detail}\nCheck each one against its sentence: the direction (<= or >=), "
-                                "the numbers, and whether a limit applies to a total or to each item."}
+                                "the numbers, and whether a limit applies to a total or to each item."
+                                + "".join("\n" + line for line in unused)}
         if result.status == Status.UNBOUNDED:
             return {"result": result, "outcome": "RETRY", "stage": "solve",
                     "feedback": "The objective can grow without limit: a stated limit is missing or has the "
@@ -207,16 +229,23 @@ class RepairLoop:
             return {"check": report, "outcome": "RETRY", "stage": "check",
                     "feedback": f"The solution does not satisfy the model:\n{report.describe()}"}
         doubts = self._doubts(state)
-        if doubts and not state.get("fallback"):
+        fallback = state.get("fallback")
+        if doubts and not fallback:
             # Soft doubts get one repair; the answer is kept as the fallback in case the repair does worse.
             self.trace.step("sanity", ok=False, doubts=doubts)
             return {"check": report, "outcome": "RETRY", "stage": "check", "feedback": "\n".join(doubts),
                     "fallback": {"ir": state["ir"], "compiled": compiled, "result": result, "check": report,
                                  "doubts": doubts}}
+        if fallback and len(doubts) >= len(fallback["doubts"]):
+            # The repair raised as many doubts as the answer it was asked to fix: keep that one.
+            self.trace.step("sanity", ok=False, doubts=doubts, kept="the answer before this repair")
+            return {**{k: fallback[k] for k in ("ir", "compiled", "result", "check")}, "outcome": "SUCCESS",
+                    "stage": "done"}
         return {"check": report, "outcome": "SUCCESS", "stage": "done"}
 
     def _doubts(self, state: LoopState) -> list[str]:
-        """Answers that solve the model but look wrong for the text: nothing done, fractional counts."""
+        """Answers that solve the model but look wrong for the text: nothing done, fractional counts,
+        numbers of the text used nowhere. Each doubt is one line; fewer is better."""
         compiled, result, ir = state["compiled"], state["result"], state["ir"]
         assert compiled is not None and result is not None and ir is not None
         doubts = []
@@ -230,6 +259,8 @@ class RepairLoop:
                     and abs(value - round(value)) > 1e-6 and _counts_things(v.name, v.description or ""):
                 doubts.append(f'{v.name} = {value:g}, but "{v.description or v.name}" counts whole things: if they '
                               'cannot be split, make it "integer".')
+        if self.config.check_numbers:
+            doubts += _unused_number_lines(ir, state["problem"])
         return doubts
 
     def _record(self, state: LoopState) -> LoopState:
@@ -247,7 +278,14 @@ class RepairLoop:
                         feedback=attempt.feedback)
         update: LoopState = {"attempts": attempts}
         if attempt.outcome == "RETRY" and attempt.index <= self.config.max_repairs:
-            update["messages"] = state["messages"] + [repair_message(attempt.feedback)]
+            # Only the latest attempt and what is wrong with it: older rounds would overflow a small
+            # model's context by the third repair and mostly distract it.
+            messages = state["messages"]
+            prompt = messages[:state.get("base_messages", len(messages) - 1)]
+            if state.get("fresh"):
+                update["messages"] = prompt  # a new draw (at the repair temperature), nothing to correct
+            else:
+                update["messages"] = prompt + messages[len(prompt):][-1:] + [repair_message(attempt.feedback)]
         return update
 
     # Graph -----------------------------------------------------------------------------------
@@ -283,9 +321,9 @@ class RepairLoop:
         problem = check_problem_text(problem)
         self.trace = trace or Trace(problem=problem)
         self.llm.trace = self.trace.record_llm
-        state: LoopState = {"problem": problem, "messages": formalize_messages(problem, examples=self.config.examples),
-                            "attempt": 0,
-                            "attempts": [], "cores": []}
+        messages = formalize_messages(problem, examples=self.config.examples, lean=self.config.lean)
+        state: LoopState = {"problem": problem, "messages": messages, "base_messages": len(messages),
+                            "attempt": 0, "attempts": [], "cores": []}
         limit = 6 * (self.config.max_repairs + 1) + 10
         final: LoopState = self.graph.invoke(state, {"recursion_limit": limit})
         return self._result(problem, final, time.perf_counter() - t0)
@@ -317,6 +355,17 @@ class RepairLoop:
                           ir=s.get("ir"), compiled=s.get("compiled"), result=result, check=s.get("check"),
                           attempts=attempts, repairs=max(0, len(attempts) - 1), seconds=seconds,
                           message=message, infeasible_confirmed=infeasible_confirmed, trace=self.trace)
+
+
+def _unused_number_lines(ir: ModelIR, problem: str) -> list[str]:
+    """One line per sentence whose digits the model uses nowhere (see `unused_numbers`)."""
+    texts = [c.expr for c in ir.constraints] + [c.forall or "" for c in ir.constraints]
+    texts += [ir.objective.expr if ir.objective else ""]
+    texts += [f"{v.lower} {v.upper}" for v in ir.variables]
+    texts += [json.dumps(p.value) for p in ir.parameters] + [json.dumps(st.elements) for st in ir.sets]
+    return [f'{" and ".join(numbers)} in "{sentence}" {"is" if len(numbers) == 1 else "are"} used nowhere in the '
+            "model: a coefficient or a limit is probably missing or taken from another sentence."
+            for numbers, sentence in unused_numbers(problem, texts)]
 
 
 _COUNTING = re.compile(r"\b(number of|how many|count of)\b|^(num|n)_", re.I)

@@ -106,7 +106,8 @@ class MiniZincLoop:
         problem = check_problem_text(problem)
         trace = trace or Trace(problem=problem)
         self.llm.trace = trace.record_llm
-        messages = mzn_messages(problem, examples=cfg.examples)
+        prompt = mzn_messages(problem, examples=cfg.examples)
+        messages = prompt
         attempts: list[Attempt] = []
         result: SolveResult | None = None
         fatal = ""
@@ -122,7 +123,8 @@ class MiniZincLoop:
                 attempts.append(Attempt(index=index, outcome="FATAL", stage="formalize", feedback=fatal))
                 break
             model = extract_model(completion.text)
-            messages = messages + [{"role": "assistant", "content": completion.text}]
+            # The prompt plus only the latest attempt: older rounds would overflow a small context.
+            messages = prompt + [{"role": "assistant", "content": completion.text}]
             reason = unsafe_reason(model)
             if reason:
                 result = SolveResult(status=Status.ERROR, target="minizinc", message=reason)

@@ -6,18 +6,21 @@ The ladder, each step adding one thing, so the evaluation harness can show where
   ir-examples   + worked examples in the prompt
   ir-repair     + the repair loop (parse errors, infeasible cores, checker violations fed back)
   pipeline      + self-consistency voting over samples
-and `mzn-repair`: MiniZinc text with worked examples and compiler errors fed back.
+and `mzn-repair`: MiniZinc text with worked examples and compiler errors fed back, and
+`ir-repair-quoted`: ir-repair with the model copying each constraint's sentence into the JSON (the
+earlier format; the IR strategies now attach sentences themselves, see agent.formalize.LEAN_SCHEMA).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from agent.llm import LLM
-from agent.loop import LoopConfig, LoopResult, RepairLoop
-from agent.trace import Trace
+if TYPE_CHECKING:  # the loop pulls in solvers and LangGraph: the CLI's help needs only the table below
+    from agent.llm import LLM
+    from agent.loop import LoopConfig, LoopResult
+    from agent.trace import Trace
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Strategy:
     examples: bool = True
     max_repairs: int = 3
     samples: int = 1
+    lean: bool = True  # lean IR output (agent.formalize.LEAN_SCHEMA); False: the model quotes each sentence
     description: str = ""
 
 
@@ -40,8 +44,11 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     Strategy("ir-repair", examples=True, max_repairs=3, description="IR JSON with examples and the repair loop"),
     Strategy("pipeline", examples=True, max_repairs=3, samples=3,
              description="IR with examples, repair, and self-consistency voting over samples"),
+    Strategy("ir-repair-quoted", examples=True, max_repairs=3, lean=False,
+             description="ir-repair with the model quoting each constraint's sentence (45% more tokens)"),
 )}
 DEFAULT_STRATEGY = "pipeline"
+STRATEGY_HELP = " | ".join(STRATEGIES)
 
 
 def get_strategy(strategy: Strategy | str) -> Strategy:
@@ -57,6 +64,8 @@ def _loop(llm: LLM, strategy: Strategy, config: LoopConfig):
         from agent.mzn_direct import MiniZincLoop
 
         return MiniZincLoop(llm, config)
+    from agent.loop import RepairLoop
+
     return RepairLoop(llm, config)
 
 
@@ -68,9 +77,12 @@ def solve_problem(problem: str, llm: LLM, strategy: Strategy | str = DEFAULT_STR
 
     Raises `ProblemTextError` when the text cannot be a problem statement.
     """
+    from agent.loop import LoopConfig
+    from agent.trace import Trace
+
     strat = get_strategy(strategy)
     k = max(1, samples if samples is not None else strat.samples)
-    config = LoopConfig(target=target, time_limit=time_limit, seed=seed, examples=strat.examples,
+    config = LoopConfig(target=target, time_limit=time_limit, seed=seed, examples=strat.examples, lean=strat.lean,
                         llm_timeout=llm_timeout,
                         max_repairs=strat.max_repairs if max_repairs is None else max_repairs)
     trace = trace or Trace(problem=problem)

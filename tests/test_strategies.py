@@ -66,7 +66,9 @@ def test_confirmed_infeasible_is_an_answer() -> None:
 
 
 def test_ladder() -> None:
-    assert list(STRATEGIES) == ["mzn-oneshot", "mzn-repair", "ir-oneshot", "ir-examples", "ir-repair", "pipeline"]
+    assert list(STRATEGIES) == ["mzn-oneshot", "mzn-repair", "ir-oneshot", "ir-examples", "ir-repair", "pipeline",
+                                "ir-repair-quoted"]
+    assert get_strategy("ir-repair").lean and not get_strategy("ir-repair-quoted").lean
     assert get_strategy("pipeline").samples > 1 and get_strategy("ir-oneshot").max_repairs == 0
     assert not get_strategy("ir-oneshot").examples and get_strategy("ir-examples").examples
     with pytest.raises(ValueError, match="unknown strategy"):

@@ -1,0 +1,128 @@
+"""Formalization parsing: lean output, sentence attachment, the two prompt formats."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agent.formalize import (
+    FLAT_SCHEMA,
+    LEAN_SCHEMA,
+    attach_sources,
+    copied_example,
+    formalize_messages,
+    output_schema,
+    parse_model_output,
+    sentences,
+    unused_numbers,
+    worked_examples,
+)
+
+BAKERY = ("A bakery makes muffins and cakes. A muffin needs 0.2 kg of flour and a cake needs 1.5 kg; the bakery has "
+          "60 kg of flour per day. Each muffin takes 5 minutes of oven time and each cake 30 minutes, and the oven "
+          "is available for at most 900 minutes a day. The bakery must make at least 20 cakes, and at least three "
+          "times as many muffins as cakes. At most 40% of the products may be cakes. A muffin earns $2 and a cake "
+          "earns $9. How many of each should be made to maximize profit?")
+
+
+def test_sentences_do_not_split_decimals_or_money() -> None:
+    parts = sentences(BAKERY)
+    assert parts[1] == "A muffin needs 0.2 kg of flour and a cake needs 1.5 kg; the bakery has 60 kg of flour per day."
+    assert parts[-1] == "How many of each should be made to maximize profit?"
+    assert len(parts) == 7
+
+
+@pytest.mark.parametrize(("expr", "sentence_index"), [
+    ("0.2*muffins + 1.5*cakes <= 60", 1),
+    ("5*muffins + 30*cakes <= 900", 2),
+    ("cakes >= 20", 3),
+    ("muffins >= 3*cakes", 3),  # "three times", in words
+    ("cakes <= 0.4*(muffins + cakes)", 4),  # "40%" as a fraction
+])
+def test_attach_sources_finds_the_stating_sentence(expr: str, sentence_index: int) -> None:
+    data = {"variables": [{"name": "muffins", "description": "muffins made"},
+                          {"name": "cakes", "description": "cakes made"}],
+            "constraints": [{"name": "c", "expr": expr}]}
+    attach_sources(data, BAKERY)
+    assert data["constraints"][0]["source"] == sentences(BAKERY)[sentence_index]
+
+
+def test_attach_sources_keeps_a_given_source_and_leaves_no_evidence_alone() -> None:
+    data = {"variables": [{"name": "x", "description": "something"}],
+            "constraints": [{"name": "a", "expr": "x <= 60", "source": "given"},
+                            {"name": "zz", "expr": "x >= 0"}]}
+    attach_sources(data, BAKERY)
+    assert data["constraints"][0]["source"] == "given"
+    assert "source" not in data["constraints"][1]  # no number or word in common: no guess
+
+
+def test_worked_examples_recover_their_sentences() -> None:
+    """The lean examples are the quoted ones minus the quotes: attachment must give the quotes back."""
+    for quoted in worked_examples(False):
+        lean = json.loads(json.dumps(quoted["model"]))
+        for c in lean["constraints"]:
+            c.pop("source")
+        attach_sources(lean, quoted["problem"])
+        assert [c["source"] for c in lean["constraints"]] == [c["source"] for c in quoted["model"]["constraints"]]
+
+
+def test_lean_output_parses_into_the_ir_with_sources_and_goal() -> None:
+    text = json.dumps({
+        "variables": [{"name": "muffins", "description": "muffins made", "domain": "integer", "lower": 0},
+                      {"name": "cakes", "description": "cakes made", "domain": "integer", "lower": 0}],
+        "constraints": [{"name": "flour", "expr": "0.2*muffins + 1.5*cakes <= 60"}],
+        "objective": {"goal": "profit", "sense": "maximize", "expr": "2*muffins + 9*cakes"}})
+    ir = parse_model_output(text, BAKERY)
+    assert ir.objective is not None and ir.objective.description == "profit"
+    assert ir.constraints[0].source == sentences(BAKERY)[1]
+
+
+def test_lean_and_quoted_prompts_match_their_schemas() -> None:
+    assert output_schema(True) is LEAN_SCHEMA and output_schema(False) is FLAT_SCHEMA
+    lean = formalize_messages("problem text", lean=True)
+    quoted = formalize_messages("problem text")
+    assert len(lean) == len(quoted) == 2 * len(worked_examples(True)) + 2
+    for message in lean[2:-1:2]:  # the worked answers follow the lean schema's keys
+        model = json.loads(message["content"])
+        assert set(model["objective"]) == {"goal", "sense", "expr"}
+        assert all(set(c) == {"name", "expr"} for c in model["constraints"])
+    assert '"source"' in quoted[2]["content"] and '"source"' not in lean[2]["content"]
+
+
+WINDROWER = ("A farmer has 200 acres of land on which he must process hay using either a windrower or hay harvester. "
+             "For each acre of land, the windrower can process 10 kg of hay while the hay harvester can process 8 kg "
+             "of hay. Per acre, the windrower produces 5 kg of methane gas and requires 2 kg of fuel. On the other "
+             "hand, the hay harvester produces 3 kg of methane gas per acre and requires 1 kg of fuel. There are 300 "
+             "kg of fuel available and the farmer can produce at most 800 kg of methane gas.")
+
+
+def test_unused_numbers_points_at_the_sentence_whose_coefficients_were_swapped() -> None:
+    """nl4opt_test_055 as the embedded model wrote it: the methane limit took the hay coefficients."""
+    wrong = ["w + h <= 200", "2*w + h <= 300", "10*w + 8*h <= 800", "10*w + 8*h"]
+    missing = unused_numbers(WINDROWER, wrong)
+    assert missing == [(["5"], sentences(WINDROWER)[2]), (["3", "1"], sentences(WINDROWER)[3])]
+    right = ["w + h <= 200", "2*w + 1*h <= 300", "5*w + 3*h <= 800", "10*w + 8*h"]
+    assert unused_numbers(WINDROWER, right) == []
+
+
+def test_unused_numbers_accepts_percent_as_fraction_and_thousands() -> None:
+    text = "At most 40% of the $1,200 budget goes to ads. There are 0 free slots and 12 items."
+    assert unused_numbers(text, ["ads <= 0.4*1200", "items == 12"]) == []
+    assert unused_numbers(text, ["ads <= 40"]) == [(["1,200"], sentences(text)[0]), (["12"], sentences(text)[1])]
+
+
+def test_a_repeated_worked_example_is_recognised() -> None:
+    """Seen on help_desk_shifts: after a cut-off answer the model wrote the coconut example verbatim."""
+    coconut = worked_examples(True)[0]
+    ir = parse_model_output(json.dumps(coconut["model"]), "An unrelated problem with 3 numbers, 4 and 5 in it.")
+    assert copied_example(ir) == coconut["origin"]
+    other = json.loads(json.dumps(coconut["model"]))
+    other["constraints"][0]["expr"] = "10*rickshaws + 8*ox_carts <= 300"
+    assert copied_example(parse_model_output(json.dumps(other))) is None
+
+
+def test_clock_times_years_and_labels_are_not_unused_quantities() -> None:
+    text = "The desk opens from 6:00 to 22:00 in 2024. Period 1, 2 and 3 need 4, 7 and 9 agents."
+    assert unused_numbers(text, ["x >= 4", "x + y >= 7", "y >= 9"]) == []
+    assert unused_numbers(text, ["x >= 4"]) == [(["7", "9"], sentences(text)[1])]

@@ -1,0 +1,78 @@
+"""The repair loop's failure paths, on replayed real answers of the embedded model.
+
+Each fixture in tests/fixtures/loop/ holds the real model calls of one NL4Opt problem from an eval run
+(`extract.py` copies them unedited; the README there names the run). A replay answers only a request
+whose messages match the recorded one exactly, so these tests fail if the loop sends a different
+repair prompt than the one the model really answered: they pin both what the loop feeds back and what
+it does with the answers. Ground truth comes from the benchmark file, not from the recording.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from agent.benchdata import load_benchmark
+from agent.llm import make_llm
+from agent.metrics import strict_correct
+from agent.strategies import solve_problem
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "loop"
+
+
+def _replay(name: str, strategy: str, problem_id: str, bench: str = "nl4opt"):
+    subset = "all" if bench == "nl4opt" else None
+    problem = next(p for p in load_benchmark(bench, subset=subset, ids=[problem_id]))
+    text = (FIXTURES / f"{name}.txt").read_text(encoding="utf-8").strip()
+    assert text == problem.problem.strip()  # the fixture is that benchmark problem, unchanged
+    llm = make_llm(f"replay:{FIXTURES / f'{name}.jsonl'}")
+    result = solve_problem(text, llm, strategy)
+    attempts = [(a.outcome, a.stage) for a in result.attempts]
+    return problem, result, attempts
+
+
+def _repair_prompts(result) -> list[str]:
+    """The user messages the loop added after the problem: what it told the model was wrong."""
+    calls = [e for e in result.trace.to_dict()["events"] if e["kind"] == "llm_call"]
+    return [c["messages"][-1]["content"] for c in calls[1:]]
+
+
+def test_unreadable_model_repaired_from_the_parse_errors() -> None:
+    """nl4opt_test_200: the model wrote profit definitions as constraints and used them in the objective;
+    the validator names each bad expression with its position, and the second repair reads."""
+    problem, result, attempts = _replay("validate_repaired", "ir-repair", "nl4opt_test_200")
+    assert attempts == [("RETRY", "validate"), ("RETRY", "validate"), ("SUCCESS", "done")]
+    first = _repair_prompts(result)[0]
+    assert "a constraint must be a condition" in first and "unknown name 'ham_profit'" in first
+    assert "150*ham_batches\n    ^" in first  # the expression with a caret under the column
+    assert result.success and result.repairs == 2
+    assert strict_correct(result.objective, problem.answer, gt_status=problem.answer_status,
+                          pred_status=result.status)
+    names = [c.name for c in result.ir.constraints]
+    assert "ham_profit" not in names  # the accepted model is the repaired one
+    assert json.dumps(result.trace.to_dict())  # the trace is plain JSON a person can read
+
+
+def test_a_successful_attempt_carries_no_stale_feedback() -> None:
+    _, result, _ = _replay("validate_repaired", "ir-repair", "nl4opt_test_200")
+    assert result.attempts[-1].outcome == "SUCCESS" and result.attempts[-1].feedback == ""
+    assert all(a.feedback for a in result.attempts[:-1])
+
+
+def test_an_infeasible_request_is_confirmed_and_explained_in_the_problems_words() -> None:
+    """ad_budget_infeasible (datasets/examples): the core is fed back with each constraint's sentence,
+    the model keeps those constraints, the same core comes back, and the loop reports the request as
+    infeasible (the expected status) instead of spending its budget; the explanation quotes the text."""
+    from agent.explain import explain_infeasibility
+
+    problem, result, attempts = _replay("infeasible_confirmed", "ir-repair", "ad_budget_infeasible", "examples")
+    assert problem.answer_status == "infeasible"
+    assert attempts == [("RETRY", "solve"), ("RETRY", "solve")]
+    feedback = _repair_prompts(result)[0]
+    assert "cannot all hold at the same time" in feedback
+    assert '(from: "The total budget is at most 100.")' in feedback  # verbatim sentence, attached by us
+    assert result.status == "infeasible" and result.infeasible_confirmed and not result.success
+    explanation = explain_infeasibility(result.ir, result.result)
+    said = explanation.describe()
+    assert "The total budget is at most 100." in said and "at least 60" in said
+    assert explanation.relaxation is not None and explanation.relaxation.requirements  # smallest change that solves it
