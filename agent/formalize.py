@@ -267,16 +267,38 @@ def _stems(text: str) -> set[str]:
     return {w.lower()[:5] for w in _WORD.findall(text.replace("_", " "))}
 
 
+# Words that state a limit's direction: a "<=" constraint comes from a sentence saying "at most", a ">="
+# one from "at least" / "needs". Used only to break ties between sentences holding the same numbers.
+_UPPER_WORDS = re.compile(r"\b(at most|no more than|not (?:to )?exceed|cannot exceed|up to|maximum|limit|limited|"
+                          r"capacity|available|can carry|carry at most|can hold|less than|fewer than|budget|"
+                          r"only has|has only)\b", re.I)
+_LOWER_WORDS = re.compile(r"\b(at least|no less than|no fewer than|minimum|needs?|requires?|required|demand|"
+                          r"more than|must (?:be )?exceed|must have|must be met)\b", re.I)
+
+
+def _direction(expr: str) -> str | None:
+    """"upper" when the expression bounds its variables from above ("x <= 5", "5 >= x"), "lower" when from below."""
+    m = re.search(r"<=|>=|<|>", expr)
+    if m is None:
+        return None
+    left_has_variables = bool(re.search(r"[A-Za-z_]", expr[:m.start()]))
+    less = m.group().startswith("<")
+    return "upper" if less == left_has_variables else "lower"
+
+
 def attach_sources(data: dict[str, Any], problem: str) -> None:
     """Give each constraint without a "source" the sentence of the problem it most likely states.
 
     A sentence scores by the constraint's limit (the constant side of the comparison), then by the
     other numbers of the constraint it contains (a word problem states each number once), then by
-    words shared with the constraint's name and its variables' descriptions. No evidence, no
+    whether it words a limit of the constraint's direction ("at most" for <=, "needs" for >=: the
+    same number can be a demand in one sentence and a capacity in another), then by words shared
+    with the constraint's name and its variables' descriptions. No evidence, no
     source: a guess would mislead an explanation.
     """
     parts = sentences(problem)
-    facts = [(_numbers(s), _stems(s)) for s in parts]
+    facts = [(_numbers(s), _stems(s), "upper" if _UPPER_WORDS.search(s) else None,
+              "lower" if _LOWER_WORDS.search(s) else None) for s in parts]
     described = {str(v.get("name")): str(v.get("description") or "") for v in data.get("variables") or []
                  if isinstance(v, dict)}
     for c in data.get("constraints") or []:
@@ -290,10 +312,12 @@ def attach_sources(data: dict[str, Any], problem: str) -> None:
         words = _stems(str(c.get("name") or ""))
         for name in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expr):
             words |= _stems(described.get(name, ""))
-        best, best_score = None, (0, 0, 0)
-        for sentence, (s_nums, s_words) in zip(parts, facts, strict=True):
-            score = (len(limits & s_nums), len(nums & s_nums), len(words & s_words))
+        direction = _direction(expr)
+        best, best_score = None, (0, 0, 0, 0)
+        for sentence, (s_nums, s_words, upper, lower) in zip(parts, facts, strict=True):
+            agrees = direction is not None and direction in (upper, lower)
+            score = (len(limits & s_nums), len(nums & s_nums), int(agrees), len(words & s_words))
             if score > best_score:
                 best, best_score = sentence, score
-        if best is not None and (best_score[1] > 0 or best_score[2] >= 2):
+        if best is not None and (best_score[1] > 0 or best_score[3] >= 2):
             c["source"] = best

@@ -48,6 +48,24 @@ def test_attach_sources_finds_the_stating_sentence(expr: str, sentence_index: in
     assert data["constraints"][0]["source"] == sentences(BAKERY)[sentence_index]
 
 
+WATER = ("During a drought, a reservoir can release at most 900 thousand cubic meters of water this month. North "
+         "needs 400 thousand cubic meters, East needs 300 and South needs 500. The canal to North can carry at most "
+         "350 thousand cubic meters, the canal to East at most 300 and the canal to South at most 400.")
+
+
+@pytest.mark.parametrize(("expr", "sentence_index"), [
+    ("south <= 400", 2), ("400 >= south", 2), ("north >= 400", 1), ("east >= 300", 1), ("east <= 300", 2),
+])
+def test_attach_sources_breaks_a_tie_of_numbers_by_the_limits_direction(expr: str, sentence_index: int) -> None:
+    """400 is North's demand in one sentence and South's canal in the next: "<=" reads as the capacity."""
+    data = {"variables": [{"name": "north", "description": "water to North"},
+                          {"name": "east", "description": "water to East"},
+                          {"name": "south", "description": "water to South"}],
+            "constraints": [{"name": "c", "expr": expr}]}
+    attach_sources(data, WATER)
+    assert data["constraints"][0]["source"] == sentences(WATER)[sentence_index]
+
+
 def test_attach_sources_keeps_a_given_source_and_leaves_no_evidence_alone() -> None:
     data = {"variables": [{"name": "x", "description": "something"}],
             "constraints": [{"name": "a", "expr": "x <= 60", "source": "given"},
