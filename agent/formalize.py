@@ -236,7 +236,7 @@ def unused_numbers(problem: str, ir_texts: list[str]) -> list[tuple[list[str], s
     """
     used: set[float] = set()
     for text in ir_texts:
-        used |= _numbers(text)
+        used |= expression_numbers(text)
     found: list[tuple[list[str], str]] = []
     for sentence in sentences(problem):
         missing = []
@@ -248,6 +248,32 @@ def unused_numbers(problem: str, ir_texts: list[str]) -> list[tuple[list[str], s
                 missing.append(digits + (percent or "").strip())
         if missing:
             found.append((list(dict.fromkeys(missing)), sentence))
+    return found
+
+
+def constraints_about(sentence: str, constraints: list[tuple[str, str]], variable_names: list[str]) -> list[str]:
+    """Names of the constraints that a sentence with unused numbers most likely belongs to.
+
+    A constraint qualifies when its name shares a word with the sentence ("methane" and "... produces
+    5 kg of methane gas") besides the variables' own words (which every sentence repeats), and it uses
+    none of the sentence's numbers: the model wrote it with coefficients from elsewhere.
+    `constraints` is [(name, expr), ...].
+    """
+    ignore = set().union(*(_stems(n) for n in variable_names)) if variable_names else set()
+    words = _stems(sentence) - ignore
+    numbers = _numbers(_LABELS.sub(" ", sentence)) - {0.0}
+    return [name for name, expr in constraints
+            if (_stems(name) - ignore) & words and not (expression_numbers(expr) & numbers)]
+
+
+_BARE_TERM = re.compile(r"(?:^|[^*/\w.\s])\s*[A-Za-z_]\w*\b(?!\s*\()")
+
+
+def expression_numbers(expr: str) -> set[float]:
+    """The numbers an expression uses, the implicit coefficient 1 of a bare variable ("x + 2*y") included."""
+    found = _numbers(expr)
+    if _BARE_TERM.search(expr):
+        found.add(1.0)
     return found
 
 

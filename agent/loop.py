@@ -16,6 +16,7 @@ from typing import Any, Literal, TypedDict
 
 from agent.formalize import (
     check_problem_text,
+    constraints_about,
     copied_example,
     formalize_messages,
     output_schema,
@@ -363,9 +364,20 @@ def _unused_number_lines(ir: ModelIR, problem: str) -> list[str]:
     texts += [ir.objective.expr if ir.objective else ""]
     texts += [f"{v.lower} {v.upper}" for v in ir.variables]
     texts += [json.dumps(p.value) for p in ir.parameters] + [json.dumps(st.elements) for st in ir.sets]
-    return [f'{" and ".join(numbers)} in "{sentence}" {"is" if len(numbers) == 1 else "are"} used nowhere in the '
-            "model: a coefficient or a limit is probably missing or taken from another sentence."
-            for numbers, sentence in unused_numbers(problem, texts)]
+    pairs = [(c.name, c.expr) for c in ir.constraints]
+    exprs = dict(pairs)
+    variables = [v.name for v in ir.variables]
+    lines = []
+    for numbers, sentence in unused_numbers(problem, texts):
+        line = (f'{" and ".join(numbers)} in "{sentence}" {"is" if len(numbers) == 1 else "are"} used nowhere in '
+                "the model: a coefficient or a limit is probably missing or taken from another sentence.")
+        suspects = constraints_about(sentence, pairs, variables)
+        if suspects:  # point at the constraint that seems to state this sentence with other numbers
+            line += " " + "; ".join(f"{name} ({exprs[name]})" for name in suspects)
+            line += (" is about this sentence but uses" if len(suspects) == 1 else
+                     " are about this sentence but use") + " none of its numbers."
+        lines.append(line)
+    return lines
 
 
 _COUNTING = re.compile(r"\b(number of|how many|count of)\b|^(num|n)_", re.I)

@@ -10,6 +10,7 @@ from agent.formalize import (
     FLAT_SCHEMA,
     LEAN_SCHEMA,
     attach_sources,
+    constraints_about,
     copied_example,
     formalize_messages,
     output_schema,
@@ -119,9 +120,23 @@ def test_unused_numbers_points_at_the_sentence_whose_coefficients_were_swapped()
     """nl4opt_test_055 as the embedded model wrote it: the methane limit took the hay coefficients."""
     wrong = ["w + h <= 200", "2*w + h <= 300", "10*w + 8*h <= 800", "10*w + 8*h"]
     missing = unused_numbers(WINDROWER, wrong)
-    assert missing == [(["5"], sentences(WINDROWER)[2]), (["3", "1"], sentences(WINDROWER)[3])]
-    right = ["w + h <= 200", "2*w + 1*h <= 300", "5*w + 3*h <= 800", "10*w + 8*h"]
+    # "requires 1 kg of fuel" is used: `2*w + h` has the coefficient 1 implicitly
+    assert missing == [(["5"], sentences(WINDROWER)[2]), (["3"], sentences(WINDROWER)[3])]
+    right = ["w + h <= 200", "2*w + h <= 300", "5*w + 3*h <= 800", "10*w + 8*h"]
     assert unused_numbers(WINDROWER, right) == []
+    assert unused_numbers(WINDROWER, ["200 >= 2*w", "2*w <= 300", "5*w + 3*w <= 800", "10*w + 8*w"]) == [
+        (["1"], sentences(WINDROWER)[3])]  # no bare variable anywhere: the stated 1 is unused
+
+
+def test_the_constraint_written_with_another_sentences_numbers_is_named() -> None:
+    """The methane limit shares the word "methane" with the sentences whose numbers it lacks; the fuel
+    limit uses those sentences' fuel numbers (2, and 1 implicitly) and is left alone."""
+    constraints = [("land", "w + h <= 200"), ("fuel", "2*w + h <= 300"), ("methane", "10*w + 8*h <= 800"),
+                   ("windrower_ratio", "windrower <= harvester")]
+    variables = ["w", "h", "windrower", "harvester"]
+    assert constraints_about(sentences(WINDROWER)[2], constraints, variables) == ["methane"]
+    assert constraints_about(sentences(WINDROWER)[3], constraints, variables) == ["methane"]
+    assert constraints_about(sentences(WINDROWER)[3], [("methane", "3*w + 5*h <= 800")], variables) == []
 
 
 def test_unused_numbers_accepts_percent_as_fraction_and_thousands() -> None:
