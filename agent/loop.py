@@ -250,10 +250,14 @@ class RepairLoop:
         compiled, result, ir = state["compiled"], state["result"], state["ir"]
         assert compiled is not None and result is not None and ir is not None
         doubts = []
-        if self.config.check_zero and compiled.sense == "maximize" and result.objective == 0 \
-                and _all_zero(result.values):
-            doubts.append("The best solution makes nothing at all (every variable is 0, objective 0). A constraint "
-                          "probably has the wrong direction or a wrong number.")
+        if self.config.check_zero and result.objective == 0 and _all_zero(result.values):
+            if compiled.sense == "maximize":
+                doubts.append("The best solution makes nothing at all (every variable is 0, objective 0). A "
+                              "constraint probably has the wrong direction or a wrong number.")
+            elif compiled.sense == "minimize":  # a stated requirement ("at least", "must meet") should force some
+                doubts.append("Doing nothing at all is optimal (every variable is 0, objective 0), so no requirement "
+                              "forces anything: a requirement (at least, must meet, needs) is probably missing or "
+                              "has the wrong direction.")
         for v in ir.variables:
             value = result.values.get(v.name)
             if v.domain == "continuous" and not v.index and isinstance(value, int | float) \

@@ -76,3 +76,53 @@ def test_an_infeasible_request_is_confirmed_and_explained_in_the_problems_words(
     said = explanation.describe()
     assert "The total budget is at most 100." in said and "at least 60" in said
     assert explanation.relaxation is not None and explanation.relaxation.requirements  # smallest change that solves it
+
+
+# The third sample the embedded model drew for nl4opt_test_050 (run of 2026-12-01, commit 3886559): the hours
+# requirement written as "<=", so hiring nobody is optimal. Copied verbatim from its trace.
+TEACHERS = ("A school employs staff and substitute teachers. Per shift, staff teachers work 6 hours and get paid $300. "
+            "Per shift, substitute teachers work 3 hours and get paid $100. For the summer term, the school requires "
+            "1000 hours of teaching availability. If the school has a budget of $40000, how many of each teacher "
+            "should be hired to minimize the total number of teachers?")
+TEACHERS_FLIPPED = (
+    '{"variables": [{"name": "staff_hours", "description": "hours worked by staff teachers", "domain": "integer", '
+    '"lower": 0}, {"name": "substitute_hours", "description": "hours worked by substitute teachers", "domain": '
+    '"integer", "lower": 0}], "constraints": [{"name": "total_hours", "expr": "6*staff_hours + 3*substitute_hours '
+    '<= 1000"}, {"name": "budget", "expr": "300*staff_hours + 100*substitute_hours <= 40000"}], "objective": '
+    '{"goal": "total number of teachers", "sense": "minimize", "expr": "staff_hours + substitute_hours"}}')
+
+
+def _doubts_of(raw: str, problem: str) -> list[str]:
+    """The sanity doubts the loop raises on one answer, solved by the real MILP solver."""
+    from agent.formalize import parse_model_output
+    from agent.loop import RepairLoop
+    from solvers import solve
+
+    ir = parse_model_output(raw, problem)
+    compiled = ir.compile()
+    result = solve(compiled, "milp", time_limit=10)
+    loop = RepairLoop(make_llm(f"replay:{FIXTURES / 'validate_repaired.jsonl'}"))  # never asked here
+    return loop._doubts({"problem": problem, "ir": ir, "compiled": compiled, "result": result})
+
+
+def test_a_minimization_that_does_nothing_is_doubted() -> None:
+    doubts = _doubts_of(TEACHERS_FLIPPED, TEACHERS)
+    assert len(doubts) == 1 and doubts[0].startswith("Doing nothing at all is optimal")
+    fixed = TEACHERS_FLIPPED.replace("<= 1000", ">= 1000")
+    assert _doubts_of(fixed, TEACHERS) == []  # the right model (objective 268) raises none
+
+
+def test_an_unused_sentence_names_the_constraint_written_with_other_numbers() -> None:
+    """nl4opt_test_055 as the embedded model wrote it (same run): the methane limit took the hay numbers."""
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_055"]))).problem
+    raw = ('{"variables": [{"name": "windrower_acres", "description": "acres processed by windrower", "domain": '
+           '"integer", "lower": 0}, {"name": "hay_harvester_acres", "description": "acres processed by hay harvester",'
+           ' "domain": "integer", "lower": 0}], "constraints": [{"name": "land", "expr": "windrower_acres + '
+           'hay_harvester_acres <= 200"}, {"name": "fuel", "expr": "2*windrower_acres + hay_harvester_acres <= 300"},'
+           ' {"name": "methane", "expr": "10*windrower_acres + 8*hay_harvester_acres <= 800"}, {"name": '
+           '"windrower_ratio", "expr": "windrower_acres <= hay_harvester_acres"}], "objective": {"goal": '
+           '"hay_processed", "sense": "maximize", "expr": "10*windrower_acres + 8*hay_harvester_acres"}}')
+    doubts = _doubts_of(raw, problem)
+    assert len(doubts) == 2 and all("methane (10*windrower_acres + 8*hay_harvester_acres <= 800) is about this "
+                                    "sentence" in d for d in doubts)
+    assert doubts[0].startswith('5 in "Per acre, the windrower produces 5 kg of methane gas')
