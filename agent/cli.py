@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agent.llm.base import DEFAULT_LLM_TIMEOUT
 from agent.strategies import STRATEGY_HELP
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -276,7 +277,8 @@ def solve(problem: Annotated[str, typer.Argument(help="problem text file, or - f
           samples: Annotated[int | None, typer.Option(min=1, max=50, help="formalizations to vote over")] = None,
           max_repairs: Annotated[int | None, typer.Option(min=0, max=20, help="repair rounds per sample")] = None,
           time_limit: Annotated[float, typer.Option(min=0.1, max=3600, help="seconds per solver call")] = 20.0,
-          llm_timeout: Annotated[float, typer.Option(min=1, max=3600, help="seconds per model call")] = 180.0,
+          llm_timeout: Annotated[float, typer.Option(min=1, max=3600, help="seconds per model call")]
+          = DEFAULT_LLM_TIMEOUT,
           seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
           explain: Annotated[bool, typer.Option(help="explain an infeasible request and suggest a relaxation")]
           = True,

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agent.llm.base import DEFAULT_LLM_TIMEOUT
 from agent.strategies import STRATEGY_HELP
 
 EXIT_BAD_INPUT = 2
@@ -60,7 +61,7 @@ def eval_command(
     = None,
     tolerance: Annotated[float, typer.Option(min=0.0, help="strict rule: |p-g| <= T*max(1,|g|)")] = 1e-6,
     time_limit: Annotated[float, typer.Option(min=0.1, help="seconds per solver call")] = 20.0,
-    llm_timeout: Annotated[float, typer.Option(min=1.0, help="seconds per model call")] = 120.0,
+    llm_timeout: Annotated[float, typer.Option(min=1.0, help="seconds per model call")] = DEFAULT_LLM_TIMEOUT,
     target: Annotated[str, typer.Option(help="auto|minizinc|milp|smt|cpsat")] = "auto",
     problem_timeout: Annotated[float, typer.Option(min=1.0, help="wall-clock seconds per problem, all included")]
     = 900.0,

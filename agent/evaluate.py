@@ -50,7 +50,7 @@ from agent.benchdata import (
     list_benchmarks,
     load_benchmark,
 )
-from agent.llm.base import LLM, Completion, Message
+from agent.llm.base import DEFAULT_LLM_TIMEOUT, LLM, Completion, Message
 from agent.metrics import (
     DEFAULT_TOL,
     LOOSE_PROTOCOL,
@@ -689,7 +689,7 @@ def _default_grid_solver() -> Callable[..., Any]:
     takes_problem = next(iter(params)) == "problem"
 
     def solve(problem: Problem, llm: LLM, *, time_limit: float, trace: Trace, seed: int = 0,
-              llm_timeout: float = 120.0) -> Any:
+              llm_timeout: float = DEFAULT_LLM_TIMEOUT) -> Any:
         kwargs: dict[str, Any] = {"time_limit": time_limit, "trace": trace}
         if "llm_timeout" in params:
             kwargs["llm_timeout"] = llm_timeout
@@ -756,7 +756,7 @@ def run_eval(
     tolerance: float = DEFAULT_TOL,
     subset: str | None = None,
     time_limit: float = 20.0,
-    llm_timeout: float = 120.0,
+    llm_timeout: float = DEFAULT_LLM_TIMEOUT,
     target: str = "auto",
     problem_timeout: float = DEFAULT_PROBLEM_TIMEOUT,
     progress: bool = True,

@@ -25,6 +25,7 @@ from agent.formalize import (
     unused_numbers,
 )
 from agent.llm import LLM, LLMError
+from agent.llm.base import DEFAULT_LLM_TIMEOUT
 from agent.trace import Trace
 from formalizers.ground import GroundError
 from formalizers.ir import IRError, ModelIR
@@ -40,7 +41,7 @@ class LoopConfig:
     target: str = "auto"
     max_repairs: int = 3
     time_limit: float = 20.0  # per solver call
-    llm_timeout: float = 120.0  # per model call
+    llm_timeout: float = DEFAULT_LLM_TIMEOUT  # per model call
     max_tokens: int = 1024
     temperature: float = 0.0  # first attempt; repairs sample above 0 so they do not repeat themselves
     repair_temperature: float = 0.5

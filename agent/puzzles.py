@@ -47,6 +47,7 @@ from typing import Any
 
 from agent.formalize import prompt_text
 from agent.llm import LLM, LLMError
+from agent.llm.base import DEFAULT_LLM_TIMEOUT
 from agent.trace import Trace
 from formalizers.expr import (
     Aggregate,
@@ -1086,7 +1087,7 @@ def _nums(ks: list[int]) -> str:
 
 
 def solve_puzzle(problem_text: str, llm: LLM, *, time_limit: float = 20.0, max_repairs: int = 2,
-                 trace: Trace | None = None, llm_timeout: float = 180.0, max_tokens: int = 700,
+                 trace: Trace | None = None, llm_timeout: float = DEFAULT_LLM_TIMEOUT, max_tokens: int = 700,
                  answer_labels: list[list[str]] | None = None, seed: int | None = 0,
                  hints: str = "draft") -> PuzzleResult:
     """Parse the grid, let the model translate the clues, solve, and repair up to `max_repairs` times.
@@ -1260,7 +1261,7 @@ def _main(argv: list[str] | None = None) -> int:
     ap.add_argument("--record", default=None, help="append every model call to this JSONL file")
     ap.add_argument("--traces", default=None, help="folder for one trace JSON per puzzle")
     ap.add_argument("--max-repairs", type=int, default=2)
-    ap.add_argument("--llm-timeout", type=float, default=180.0)
+    ap.add_argument("--llm-timeout", type=float, default=DEFAULT_LLM_TIMEOUT)
     ap.add_argument("--hints", default="draft", choices=HINTS)
     args = ap.parse_args(argv)
     problems = load_benchmark("logic_grid", subset=args.split)

@@ -17,6 +17,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from agent.llm.base import DEFAULT_LLM_TIMEOUT
+
 if TYPE_CHECKING:  # the loop pulls in solvers and LangGraph: the CLI's help needs only the table below
     from agent.llm import LLM
     from agent.loop import LoopConfig, LoopResult
@@ -71,7 +73,7 @@ def _loop(llm: LLM, strategy: Strategy, config: LoopConfig):
 
 def solve_problem(problem: str, llm: LLM, strategy: Strategy | str = DEFAULT_STRATEGY, *,
                   samples: int | None = None, seed: int = 0, time_limit: float = 20.0, target: str = "auto",
-                  max_repairs: int | None = None, llm_timeout: float = 120.0,
+                  max_repairs: int | None = None, llm_timeout: float = DEFAULT_LLM_TIMEOUT,
                   trace: Trace | None = None) -> LoopResult:
     """Solve one English problem with a strategy; with samples > 1, vote over independent formalizations.
 

@@ -24,6 +24,10 @@ Message = dict[str, Any]
 
 _ROLES = {"system", "user", "assistant", "tool"}
 
+# Seconds one model call may take unless the caller says otherwise: a long formalization (600 tokens)
+# on 2 CPU cores, with the prompt evaluated, fits; a model that never stops does not hang the run.
+DEFAULT_LLM_TIMEOUT = 180.0
+
 
 @dataclass(frozen=True)
 class Completion:
