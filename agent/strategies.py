@@ -153,7 +153,10 @@ def vote(results: list[LoopResult], tol: float = 1e-6) -> tuple[int, float, list
         return 1.0 + (alike / (n - 1) if n > 1 else 0.0)
 
     total = sum(weight(i) for i in range(n))
-    scored = sorted(clusters, key=lambda c: (sum(weight(i) for i in c), -c[0]), reverse=True)
+    # Ties go to a cluster with a checked solution (a sample that solved and validated is more evidence
+    # than one whose model stayed infeasible through its repairs), then to the earliest (greedy) sample.
+    scored = sorted(clusters, key=lambda c: (sum(weight(i) for i in c), any(results[i].success for i in c), -c[0]),
+                    reverse=True)
     best = scored[0]
     return best[0], sum(weight(i) for i in best) / total, clusters
 
@@ -171,15 +174,16 @@ def _vote(problem: str, llm: LLM, strat: Strategy, config: LoopConfig, k: int, t
         if clusters and max(len(c) for c in clusters) > k // 2:
             break
     best, share, clusters = vote(results)
+    samples = [{"index": i + 1, "success": r.success, "status": r.status, "objective": r.objective,
+                "repairs": r.repairs, "seconds": round(r.seconds, 3),
+                "cluster": next((j for j, c in enumerate(clusters) if i in c), None)}
+               for i, r in enumerate(results)]  # each sample's own figures, before the totals below
     chosen = results[best]
     chosen.confidence = round(share, 4)
     chosen.strategy = strat.name
     chosen.seconds = sum(r.seconds for r in results)
     chosen.repairs = sum(r.repairs for r in results)
-    chosen.samples = [{"index": i + 1, "success": r.success, "status": r.status, "objective": r.objective,
-                       "repairs": r.repairs, "seconds": round(r.seconds, 3),
-                       "cluster": next((j for j, c in enumerate(clusters) if i in c), None)}
-                      for i, r in enumerate(results)]
+    chosen.samples = samples
     trace.step("vote", samples=chosen.samples, chosen=best + 1, confidence=chosen.confidence)
     trace.finish(status=chosen.status, success=chosen.success, objective=chosen.objective,
                  confidence=chosen.confidence, seconds=round(chosen.seconds, 3))

@@ -126,3 +126,20 @@ def test_an_unused_sentence_names_the_constraint_written_with_other_numbers() ->
     assert len(doubts) == 2 and all("methane (10*windrower_acres + 8*hay_harvester_acres <= 800) is about this "
                                     "sentence" in d for d in doubts)
     assert doubts[0].startswith('5 in "Per acre, the windrower produces 5 kg of methane gas')
+
+
+def test_a_checked_solution_wins_a_tie_against_an_unrepaired_infeasible_sample() -> None:
+    """nl4opt_test_050, two pipeline samples: the greedy one wrote the hours requirement as "== 1000" with
+    hours as variables, got the infeasible core (hours, budget) with its sentences back, and repeated itself;
+    the second, sampled at 0.7, wrote "6*staff_hours + 3*substitute_hours >= 1000" and solved (268)."""
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_050"])))
+    text = (FIXTURES / "vote_tie.txt").read_text(encoding="utf-8").strip()
+    assert text == problem.problem.strip()
+    result = solve_problem(text, make_llm(f"replay:{FIXTURES / 'vote_tie.jsonl'}"), "pipeline", samples=2)
+    first, second = result.samples
+    assert (first["status"], first["success"], first["repairs"]) == ("infeasible", False, 1)
+    assert (second["status"], second["success"], second["repairs"]) == ("optimal", True, 0)
+    core_feedback = _repair_prompts(result)[0]
+    assert "cannot all hold at the same time" in core_feedback and "- hours: " in core_feedback
+    assert result.success and result.confidence == 0.5 and result.repairs == 1
+    assert strict_correct(result.objective, problem.answer, gt_status=problem.answer_status, pred_status=result.status)
