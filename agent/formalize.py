@@ -170,11 +170,35 @@ def _clean_names(data: dict[str, Any]) -> None:
         c.setdefault("label", name.replace("_", " "))
 
 
-def parse_model_output(text: str, problem: str | None = None) -> ModelIR:
+_COMPARISON = re.compile(r"<=|>=|==|!=|<|>|=")
+
+
+def _drop_objective_copies(data: dict[str, Any]) -> list[str]:
+    """Remove "constraints" that are only the objective's expression again, with no comparison.
+
+    Why: a small model often lists the quantity it optimizes among the constraints ("science_value":
+    the objective's sum, no "<="); it states no requirement, and asking for a repair was seen to get the
+    same answer back every time. Anything else without a comparison stays, to be reported as an error.
+    Returns the names removed.
+    """
+    objective = data.get("objective")
+    goal = objective.get("expr") if isinstance(objective, dict) else None
+    constraints = data.get("constraints")
+    if not isinstance(goal, str) or not isinstance(constraints, list):
+        return []
+    same = re.sub(r"\s+", "", goal)
+    dropped = [c for c in constraints if isinstance(c, dict) and isinstance(c.get("expr"), str)
+               and not _COMPARISON.search(c["expr"]) and re.sub(r"\s+", "", c["expr"]) == same]
+    data["constraints"] = [c for c in constraints if all(c is not d for d in dropped)]
+    return [str(c.get("name")) for c in dropped]
+
+
+def parse_model_output(text: str, problem: str | None = None, notes: list[str] | None = None) -> ModelIR:
     """The model's JSON text -> a validated IR (names checked later by compile()). Raises IRError.
 
     With `problem`, constraints the model left without a source get the problem's sentence they
     come from (see `attach_sources`), and a lean objective's "goal" becomes its description.
+    A "constraint" that only repeats the objective is dropped; `notes`, if given, says so.
     """
     try:
         data = json.loads(text)
@@ -182,6 +206,9 @@ def parse_model_output(text: str, problem: str | None = None) -> ModelIR:
         raise IRError([f"the output is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"]) from None
     if isinstance(data, dict):
         _clean_names(data)
+        for name in _drop_objective_copies(data):
+            if notes is not None:
+                notes.append(f"constraint {name} dropped: it only repeats the objective's expression")
         objective = data.get("objective")
         if isinstance(objective, dict) and "goal" in objective:
             goal = objective.pop("goal")

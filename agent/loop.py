@@ -166,7 +166,8 @@ class RepairLoop:
 
     def _validate(self, state: LoopState) -> LoopState:
         try:
-            ir = parse_model_output(state["raw"], state["problem"])
+            notes: list[str] = []
+            ir = parse_model_output(state["raw"], state["problem"], notes)
             compiled = ir.compile()
         except IRError as e:
             feedback = "\n".join(e.problems[:8])
@@ -183,7 +184,8 @@ class RepairLoop:
             self.trace.step("validate", ok=False, problems=[f"a copy of the worked example ({origin})"])
             return {"ir": None, "compiled": None, "outcome": "RETRY", "stage": "validate", "fresh": True,
                     "feedback": "The answer repeated a worked example instead of modelling this problem."}
-        self.trace.step("validate", ok=True, ir=json.loads(ir.model_dump_json(exclude_defaults=True)))
+        self.trace.step("validate", ok=True, ir=json.loads(ir.model_dump_json(exclude_defaults=True)),
+                        **({"notes": notes} if notes else {}))
         return {"ir": ir, "compiled": compiled, "stage": "validate", "outcome": "SUCCESS"}
 
     def _solve_node(self, state: LoopState) -> LoopState:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -159,3 +160,21 @@ def test_clock_times_years_and_labels_are_not_unused_quantities() -> None:
     text = "The desk opens from 6:00 to 22:00 in 2024. Period 1, 2 and 3 need 4, 7 and 9 agents."
     assert unused_numbers(text, ["x >= 4", "x + y >= 7", "y >= 9"]) == []
     assert unused_numbers(text, ["x >= 4"]) == [(["7", "9"], sentences(text)[1])]
+
+
+def test_a_constraint_that_only_repeats_the_objective_is_dropped_and_noted() -> None:
+    """satellite_knapsack as the embedded model wrote it (greedy, 2026-12-01): the objective's sum listed as a
+    constraint "science_value" with no comparison; three repairs brought the same answer back. It states no
+    requirement, so it is dropped (and said), while an expression without a comparison that is not the
+    objective stays an error."""
+    from formalizers.ir import IRError
+
+    raw = json.loads((Path(__file__).parent / "fixtures" / "satellite_objective_copy.json").read_text())
+    notes: list[str] = []
+    ir = parse_model_output(json.dumps(raw), None, notes)
+    assert [c.name for c in ir.constraints] == ["weight"]
+    assert notes == ["constraint science_value dropped: it only repeats the objective's expression"]
+    ir.compile()
+    raw["constraints"][1]["expr"] = "24*camera + 13*spectrometer"  # not the objective: still an error
+    with pytest.raises(IRError, match="a constraint must be a condition"):
+        parse_model_output(json.dumps(raw)).compile()

@@ -664,7 +664,7 @@ def test_prefix_state_survives_a_new_process_and_a_damaged_file(tmp_path: Path,
     problem = (Path(__file__).resolve().parents[1] / "datasets" / "examples" / "bakery_integer.txt").read_text()
     messages = formalize_messages(problem, lean=True)  # > 1,024 tokens: rules and worked examples
     clear_model_cache()
-    first = LlamaCppLLM(model, prefix_cache=True).complete(messages, max_tokens=12)
+    first = LlamaCppLLM(model, prefix_cache=True).complete(messages, max_tokens=12, timeout=900)
     files = list((tmp_path / "prefix").glob("*.kv"))
     assert len(files) == 1 and files[0].stat().st_size > 1_000_000
 
@@ -674,7 +674,7 @@ def test_prefix_state_survives_a_new_process_and_a_damaged_file(tmp_path: Path,
     prompt = fresh._render(loaded, messages)[1]
     assert fresh.prefix_store is not None and fresh.prefix_store.restore(loaded.llama, prompt)
     assert loaded.llama.n_tokens > 1024
-    again = fresh.complete(messages, max_tokens=12)
+    again = fresh.complete(messages, max_tokens=12, timeout=900)
     assert again.text == first.text
 
     files[0].write_bytes(files[0].read_bytes()[: files[0].stat().st_size // 2])  # truncated in the state
@@ -682,5 +682,5 @@ def test_prefix_state_survives_a_new_process_and_a_damaged_file(tmp_path: Path,
     damaged = LlamaCppLLM(model, prefix_cache=True)
     loaded = damaged.load()
     assert damaged.prefix_store is not None and not damaged.prefix_store.restore(loaded.llama, prompt)
-    assert damaged.complete(messages, max_tokens=12).text == first.text
+    assert damaged.complete(messages, max_tokens=12, timeout=900).text == first.text
     clear_model_cache()
