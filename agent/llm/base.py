@@ -107,7 +107,7 @@ class LLM(ABC):
         json_schema: dict[str, Any] | None = None,
         temperature: float = 0.0,
         max_tokens: int = 1024,
-        timeout: float = 120,
+        timeout: float = DEFAULT_LLM_TIMEOUT,
         seed: int | None = None,
     ) -> Completion:
         """Answer `messages`; constrained to `json_schema` where the backend can; at most `timeout` s.
