@@ -345,7 +345,7 @@ def model_pull(wheelhouse: Annotated[Path | None, typer.Option(help="folder with
         path = pull_embedded_model(progress=True, wheelhouse=wheelhouse, force=force)
     except (LLMError, OSError) as e:
         raise _fail(str(e)) from None
-    out.print(f"[green]embedded model ready:[/] {path}", highlight=False)
+    out.print(f"[green]embedded model ready:[/] {path}", highlight=False, soft_wrap=True)
 
 
 @model_app.command("info")
