@@ -360,7 +360,7 @@ def attach_sources(data: dict[str, Any], problem: str) -> None:
         expr = c["expr"]
         nums = {n for n in _numbers(expr) if n not in (0.0, 1.0)}
         # The limit itself (a side of the comparison with no variable) names the sentence best.
-        sides = re.split(r"<=|>=|==|<|>|=", expr)
+        sides = _COMPARISON.split(expr)
         limits = {n for side in sides if not re.search(r"[A-Za-z_]", side) for n in _numbers(side)} & nums
         words = _stems(str(c.get("name") or ""))
         for name in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expr):
