@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -99,16 +100,18 @@ def bench_list() -> None:
         infos = list_benchmarks()
     except (BenchmarkDataError, ValueError) as exc:
         raise _fail(str(exc)) from None
-    table = Table(show_header=True, header_style="bold", show_lines=False)
-    for col in ("name", "kind", "count", "answered", "scorable"):
-        table.add_column(col, justify="left" if col in ("name", "kind") else "right", no_wrap=True)
-    table.add_column("subsets", overflow="fold")
-    table.add_column("source", overflow="fold")
+    # Counts in a table that fits 80 columns; the long subset and source lists below it, one benchmark a
+    # line, so a narrow terminal wraps text instead of folding a column to one character a line.
+    table = Table(show_header=True, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    for col in ("name", "kind", "count", "answered", "scorable", "default"):
+        table.add_column(col, justify="right" if col in ("count", "answered", "scorable") else "left", no_wrap=True)
+    for b in infos:
+        table.add_row(b.name, b.kind, str(b.count), str(b.answered), str(b.scorable), b.default_subset or "—")
+    _out.print(table)
     for b in infos:
         subsets = ", ".join(f"{n}{'*' if n == b.default_subset else ''} ({s.count})" for n, s in b.subsets.items())
-        table.add_row(b.name, b.kind, str(b.count), str(b.answered), str(b.scorable), subsets or "—",
-                      _short_source(b.source))
-    _out.print(table)
+        _out.print(f"[bold]{b.name}[/]: subsets {subsets or '—'}; source {_short_source(b.source)}", highlight=False)
     _out.print("[dim]* default subset. Full sources, licences and provenance: datasets/README.md, "
                "datasets/benchmarks/registry.json[/]")
 
