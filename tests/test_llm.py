@@ -549,6 +549,33 @@ def test_embedded_json_schema(embedded: LLM) -> None:
 
 
 @pytest.mark.model
+def test_lazy_grammar_keeps_greedy_output_and_always_parses(embedded: LLM) -> None:
+    """Checking the grammar on the sampled token first changes no greedy token and never lets bad JSON by."""
+    from agent.formalize import LEAN_SCHEMA
+
+    llama = embedded.load().llama  # type: ignore[attr-defined]
+    problem = [{"role": "user", "content": (
+        "A shop sells chairs for $30 profit and tables for $70. A chair takes 2 hours of work and a table "
+        "5 hours; 40 hours are available. At most 6 tables can be sold. Maximize profit. Answer as JSON.")}]
+    texts = {}
+    for lazy in (False, True):
+        embedded.lazy_grammar = lazy  # type: ignore[attr-defined]
+        try:
+            texts[lazy] = embedded.complete(problem, json_schema=LEAN_SCHEMA, max_tokens=256).text
+        finally:
+            embedded.lazy_grammar = True  # type: ignore[attr-defined]
+    assert texts[True] == texts[False]
+    assert set(json.loads(texts[True])) == {"variables", "constraints", "objective"}
+    assert llama.lazy_grammar_last.fast > 0
+    # A prompt that asks for prose: the model's first choices break the grammar and are resampled.
+    prose = [{"role": "user", "content": "Tell me a short story about a cat, in prose."}]
+    for temperature, seed in ((0.0, 1), (1.0, 7)):
+        c = embedded.complete(prose, json_schema=XY_SCHEMA, max_tokens=48, temperature=temperature, seed=seed)
+        _check_xy(c.text)
+    assert llama.lazy_grammar_last.slow > 0
+
+
+@pytest.mark.model
 def test_embedded_timeout_during_generation(embedded: LLM) -> None:
     msgs = [{"role": "user", "content": "Count from 1 to 500, one number per line."}]
     embedded.complete(msgs, max_tokens=1)  # the prompt is now cached: the limit falls in generation

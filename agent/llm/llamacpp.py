@@ -11,7 +11,8 @@ the limit on a busy CPU; it is cut by llama.cpp's abort callback (polled between
 token-level stop, which keeps the partial text, wins.
 
 JSON output is constrained by a GBNF grammar built from the schema with
-`LlamaGrammar.from_json_schema` (cached per schema). Loaded models are cached per (path, options),
+`LlamaGrammar.from_json_schema` (cached per schema), checked on each sampled token before it is applied
+to the whole vocabulary (`agent.llm.lazy_grammar`). Loaded models are cached per (path, options),
 since loading takes seconds, and each has a lock because a llama.cpp context is not thread-safe.
 """
 
@@ -308,6 +309,7 @@ class LlamaCppLLM(LLM):
         repeat_penalty: float = 1.0,
         abortable: bool = True,
         prefix_cache: bool | None = None,
+        lazy_grammar: bool = True,
         trace: TraceSink | None = None,
         **llama_kwargs: Any,
     ) -> None:
@@ -326,6 +328,9 @@ class LlamaCppLLM(LLM):
         self.chat_format = chat_format
         self.sampling = {"top_p": top_p, "top_k": top_k, "min_p": min_p, "repeat_penalty": repeat_penalty}
         self.abortable = abortable
+        # Check the grammar on the sampled token first (agent.llm.lazy_grammar): greedy output is the
+        # same, generation under the IR's grammar faster.
+        self.lazy_grammar = lazy_grammar
         self.llama_kwargs = llama_kwargs
         if prefix_cache is None:  # on unless MODELWRIGHT_PREFIX_CACHE=0
             prefix_cache = os.environ.get("MODELWRIGHT_PREFIX_CACHE", "1").strip() not in ("0", "false", "no")
@@ -371,6 +376,9 @@ class LlamaCppLLM(LLM):
                 import logging
 
                 logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL + 1)
+            from agent.llm import lazy_grammar
+
+            lazy_grammar.install(llama)
             loaded = _Loaded(llama, _make_formatter(llama, self.chat_format), time.monotonic() - start)
             if self.abortable:
                 try:
@@ -453,6 +461,7 @@ class LlamaCppLLM(LLM):
         try:
             if self.prefix_store is not None:
                 self.prefix_store.restore(llama, prompt)
+            llama.lazy_grammar_on = self.lazy_grammar
             try:
                 out = llama.create_completion(
                     prompt=prompt,
