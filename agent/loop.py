@@ -29,7 +29,7 @@ from agent.llm.base import DEFAULT_LLM_TIMEOUT
 from agent.trace import Trace
 from formalizers.ground import GroundError
 from formalizers.ir import IRError, ModelIR
-from formalizers.semantics import CompiledModel
+from formalizers.semantics import CompiledModel, same_left_sides
 from solvers.checker import CheckReport, check_solution
 from solvers.result import SolveResult, Status
 
@@ -267,6 +267,7 @@ class RepairLoop:
                     and abs(value - round(value)) > 1e-6 and _counts_things(v.name, v.description or ""):
                 doubts.append(f'{v.name} = {value:g}, but "{v.description or v.name}" counts whole things: if they '
                               'cannot be split, make it "integer".')
+        doubts += _same_left_side_lines(compiled)
         if self.config.check_numbers:
             doubts += _unused_number_lines(ir, state["problem"])
         return doubts
@@ -363,6 +364,18 @@ class RepairLoop:
                           ir=s.get("ir"), compiled=s.get("compiled"), result=result, check=s.get("check"),
                           attempts=attempts, repairs=max(0, len(attempts) - 1), seconds=seconds,
                           message=message, infeasible_confirmed=infeasible_confirmed, trace=self.trace)
+
+
+def _same_left_side_lines(compiled: CompiledModel) -> list[str]:
+    """One line per group of constraints that limit the same sum in the same direction (a 1.5B model
+    writes each city's demand as the total over every route, for instance)."""
+    lines = []
+    for group in same_left_sides(compiled):
+        shown = "; ".join(f"{c.name} ({c.ir.expr})" for c in group)
+        lines.append(f"{shown}: these limit the same expression in the same direction, so only the tightest "
+                     "can ever matter. Each requirement is about its own quantity (its own city, product, "
+                     "period or resource): write each with the variables that quantity is made of.")
+    return lines
 
 
 def _unused_number_lines(ir: ModelIR, problem: str) -> list[str]:

@@ -542,6 +542,59 @@ def degree(node: Node, model: CompiledModel) -> int | None:
     return None
 
 
+def flat_linear(node: Node, model: CompiledModel) -> dict[str, float] | None:
+    """Coefficients of a flat linear expression in unindexed variables, the constant under key "";
+    None for anything else (indexed names, parameters, sums, products of variables)."""
+    if isinstance(node, Num) and not isinstance(node.value, bool):
+        return {"": float(node.value)}
+    if isinstance(node, Name) and not node.indices and node.id in model.variables:
+        return {node.id: 1.0}
+    if isinstance(node, Unary) and node.op == "-":
+        inner = flat_linear(node.operand, model)
+        return None if inner is None else {k: -v for k, v in inner.items()}
+    if not isinstance(node, BinOp):
+        return None
+    a, b = flat_linear(node.left, model), flat_linear(node.right, model)
+    if a is None or b is None:
+        return None
+    if node.op in "+-":
+        sign = 1.0 if node.op == "+" else -1.0
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = out.get(k, 0.0) + sign * v
+        return out
+    if node.op == "*" and (set(a) == {""} or set(b) == {""}):
+        factor, other = (a[""], b) if set(a) == {""} else (b[""], a)
+        return {k: factor * v for k, v in other.items()}
+    if node.op == "/" and set(b) == {""} and b[""] != 0:
+        return {k: v / b[""] for k, v in a.items()}
+    return None
+
+
+def same_left_sides(model: CompiledModel) -> list[list[CompiledConstraint]]:
+    """Groups of two or more plain constraints that limit the very same expression in the same
+    direction (`x + y >= 30` and `x + y >= 25`): only the tightest of each group can ever bind, which
+    in a word problem means requirements about different things were written with the same variables."""
+    groups: dict[tuple, list[CompiledConstraint]] = {}
+    for c in model.constraints:
+        body = c.body
+        if c.gen is not None or not isinstance(body, Compare) or body.op not in ("<=", ">=", "<", ">"):
+            continue
+        left, right = flat_linear(body.left, model), flat_linear(body.right, model)
+        if left is None or right is None:
+            continue
+        sign = 1.0 if body.op in ("<=", "<") else -1.0  # everything as `terms <= constant`
+        terms = {k: sign * (left.get(k, 0.0) - right.get(k, 0.0)) for k in set(left) | set(right) if k}
+        terms = {k: v for k, v in terms.items() if abs(v) > 1e-12}
+        if not terms:
+            continue
+        # Scale so the first variable's coefficient is +-1: `2x + 2y` and `x + y` are the same side.
+        first = terms[min(terms)]
+        key = tuple(sorted((k, round(v / abs(first), 9)) for k, v in terms.items()))
+        groups.setdefault(key, []).append(c)
+    return [group for group in groups.values() if len(group) > 1]
+
+
 def linear_problems(model: CompiledModel) -> list[str]:
     """Why this model is not a (mixed-integer) linear program; empty when it is one."""
     return list(_cached(model, "linear_problems", _linear_problems))
@@ -632,5 +685,5 @@ def _param_used(model: CompiledModel, name: str) -> bool:
 
 __all__ = [
     "CompiledModel", "CompiledVar", "CompiledParam", "CompiledConstraint", "compile_model", "degree",
-    "linear_problems", "integral_problems", "Ty", "RangeSet",
+    "linear_problems", "integral_problems", "flat_linear", "same_left_sides", "Ty", "RangeSet",
 ]

@@ -114,3 +114,22 @@ def test_fuzz_mutated_ir_never_crashes(furniture_ir: dict, data) -> None:
         parse_ir(doc).compile()
     except IRError:
         pass
+
+
+@pytest.mark.parametrize(("exprs", "groups"), [
+    (["x + y >= 30", "x + y >= 25", "x <= 10"], [["a", "b"]]),
+    (["2*x + 2*y <= 10", "x + y <= 4"], [["a", "b"]]),  # a multiple of the same side
+    (["x >= 2", "x <= 10"], []),  # a range: opposite directions
+    (["x + y >= 30", "30 <= x + y"], [["a", "b"]]),  # written either way round
+    (["x + y >= 30", "x + 2*y >= 30"], []),
+    (["6*x + 3*y >= 5*x + 3*y", "x >= 0.5"], [["a", "b"]]),  # both reduce to a bound on x
+])
+def test_same_left_sides(exprs: list[str], groups: list[list[str]]) -> None:
+    from formalizers.semantics import same_left_sides
+
+    ir = {"variables": [{"name": "x", "domain": "continuous", "lower": 0},
+                        {"name": "y", "domain": "continuous", "lower": 0}],
+          "constraints": [{"name": n, "expr": e} for n, e in zip("abc", exprs, strict=False)],
+          "objective": {"sense": "minimize", "expr": "x + y"}}
+    found = same_left_sides(parse_ir(ir).compile())
+    assert [[c.name for c in g] for g in found] == groups

@@ -143,3 +143,23 @@ def test_a_checked_solution_wins_a_tie_against_an_unrepaired_infeasible_sample()
     assert "cannot all hold at the same time" in core_feedback and "- hours: " in core_feedback
     assert result.success and result.confidence == 0.5 and result.repairs == 1
     assert strict_correct(result.objective, problem.answer, gt_status=problem.answer_status, pred_status=result.status)
+
+
+def test_demands_written_as_one_total_are_doubted() -> None:
+    """transportation (datasets/examples), the embedded model's greedy answer in the examples run of
+    2026-12-01 (commit 89f07d9), copied verbatim: each city's demand written as the sum over all twelve
+    routes, so three of the four can never bind and the answer (1750) was accepted as it stood."""
+    text = (Path(__file__).resolve().parents[1] / "datasets" / "examples" / "transportation.txt").read_text()
+    raw = (Path(__file__).resolve().parent / "fixtures" / "transportation_same_left_sides.json").read_text()
+    doubts = _doubts_of(raw, text)
+    same = [d for d in doubts if "limit the same expression in the same direction" in d]
+    assert len(same) == 1 and same[0].count("ashford_northfield + ashford_southport") == 4  # the four demands
+
+
+def test_no_hand_written_example_has_two_constraints_on_the_same_side() -> None:
+    from formalizers.ir import parse_ir_text
+    from formalizers.semantics import same_left_sides
+
+    examples = Path(__file__).resolve().parents[1] / "datasets" / "examples"
+    for path in sorted(examples.glob("*.ir.json")):
+        assert same_left_sides(parse_ir_text(path.read_text()).compile()) == [], path.name
