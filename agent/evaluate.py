@@ -633,10 +633,19 @@ def _score(problem: Problem, res: Any, cfg: Mapping[str, Any], grid: bool) -> di
                               pred_status=first[1], failure=first[2], tol=cfg["tolerance"],
                               loose_rel_tol=cfg["loose_rel_tol"])
             first_strict, first_loose = f["strict"], f["loose"]
+    greedy = getattr(res, "first_sample", None) if voted else None
+    greedy_strict = None
+    if greedy is not None and fields["strict"] is not None:
+        # The ablation's "+ repair" step measured inside a voting run: the greedy sample, repaired, alone.
+        g_pred, g_status, g_failure, _ = numeric_verdict(greedy)
+        greedy_strict = score_numeric(pred=g_pred, gt=problem.answer, gt_status=problem.answer_status,
+                                      pred_status=g_status, failure=g_failure, tol=cfg["tolerance"],
+                                      loose_rel_tol=cfg["loose_rel_tol"])["strict"]
     objective = getattr(res, "objective", None)
     return {**common, "objective": objective if _finite(objective) else None, "pred_status": pred_status,
             "stage": stage, "error": message if failure is not None else None, **fields,
-            "first_attempt_strict": first_strict, "first_attempt_loose": first_loose}
+            "first_attempt_strict": first_strict, "first_attempt_loose": first_loose,
+            **({"greedy_sample_strict": greedy_strict} if greedy is not None else {})}
 
 
 def _grid_failure(status: str | None, message: str | None) -> Outcome | None:
@@ -732,6 +741,9 @@ def summarize(records: list[dict[str, Any]], config: Mapping[str, Any]) -> dict[
     m["first_attempt_correct"] = sum(firsts)
     m["first_attempt_n"] = len(firsts)
     m["first_attempt_accuracy"] = sum(firsts) / len(firsts) if firsts else None
+    greedy = [bool(r["greedy_sample_strict"]) for r in records if r.get("greedy_sample_strict") is not None]
+    m["greedy_sample_correct"] = sum(greedy)
+    m["greedy_sample_n"] = len(greedy)
     grids = [r for r in records if r.get("kind") == "grid" and r.get("strict") is not None]
     m["grid_puzzles"] = len(grids)
     m["grid_puzzle_correct"] = sum(bool(r["strict"]) for r in grids)
@@ -978,6 +990,9 @@ def figures(metrics: Mapping[str, Any], config: Mapping[str, Any]) -> list[tuple
                                                     metrics.get("first_attempt_n", 0)), basis),
         ("executed", _pct(metrics["executed"], metrics["n"]), f"samples {samples}"),
     ]
+    if metrics.get("greedy_sample_n"):
+        rows.insert(3, ("greedy sample with its repairs, before the vote, strict",
+                        _pct(metrics["greedy_sample_correct"], metrics["greedy_sample_n"]), basis))
     if metrics.get("grid_puzzles"):
         cell = metrics.get("mean_cell_accuracy")
         rows.append(("grid puzzle accuracy", _pct(metrics["grid_puzzle_correct"], metrics["grid_puzzles"]),

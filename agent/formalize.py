@@ -147,6 +147,11 @@ def formalize_messages(problem: str, *, examples: bool = True, lean: bool = Fals
     return messages
 
 
+def hinted_problem_message(problem: str, hints: str) -> dict[str, str]:
+    """The problem again with what was wrong before: for a fresh draw after a repair repeated itself."""
+    return {"role": "user", "content": prompt_text("hint.md").format(problem=problem, hints=hints).strip()}
+
+
 def repair_message(problem_description: str) -> dict[str, str]:
     return {"role": "user", "content": prompt_text("repair.md").format(problem=problem_description).strip()}
 

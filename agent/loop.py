@@ -19,6 +19,7 @@ from agent.formalize import (
     constraints_about,
     copied_example,
     formalize_messages,
+    hinted_problem_message,
     output_schema,
     parse_model_output,
     repair_message,
@@ -84,6 +85,8 @@ class LoopState(TypedDict, total=False):
     cores: list[tuple[str, ...]]
     fallback: dict[str, Any]
     fresh: bool  # the next attempt starts from the prompt alone (the last answer was cut off or a copy)
+    hint: str  # the next attempt starts from the prompt, these doubts appended to the problem
+    hinted: bool  # a hinted fresh draw was already spent
     cut: bool  # the model's answer stopped at the token limit
 
 
@@ -109,6 +112,7 @@ class LoopResult:
     confidence: float = 1.0  # vote share of the chosen answer (self-consistency); 1.0 for one sample
     kind: str = "numeric"
     samples: list[dict[str, Any]] = field(default_factory=list)  # one summary per sample when voting
+    first_sample: LoopResult | None = None  # with voting: the greedy sample after its repairs, before the vote
     strategy: str = ""
 
     @property
@@ -241,6 +245,13 @@ class RepairLoop:
                     "fallback": {"ir": state["ir"], "compiled": compiled, "result": result, "check": report,
                                  "doubts": doubts}}
         if fallback and len(doubts) >= len(fallback["doubts"]):
+            if (not state.get("hinted") and state.get("attempt", 0) <= self.config.max_repairs
+                    and _same_model(state["ir"], fallback["ir"])):
+                # The repair copied the doubted answer word for word (a small model keeps what is in its
+                # context): one fresh draw, the doubts written under the problem instead.
+                self.trace.step("sanity", ok=False, doubts=doubts, repeated=True)
+                return {"check": report, "outcome": "RETRY", "stage": "check", "feedback": "\n".join(doubts),
+                        "hint": "\n".join(doubts), "hinted": True}
             # The repair raised as many doubts as the answer it was asked to fix: keep that one.
             self.trace.step("sanity", ok=False, doubts=doubts, kept="the answer before this repair")
             return {**{k: fallback[k] for k in ("ir", "compiled", "result", "check")}, "outcome": "SUCCESS",
@@ -268,6 +279,10 @@ class RepairLoop:
                 doubts.append(f'{v.name} = {value:g}, but "{v.description or v.name}" counts whole things: if they '
                               'cannot be split, make it "integer".')
         doubts += _same_left_side_lines(compiled)
+        for c in ir.constraints:
+            if not c.source and not c.forall:
+                doubts.append(f"{c.name} ({c.expr}) matches no sentence of the problem: remove it unless the "
+                              "text states it.")
         if self.config.check_numbers:
             doubts += _unused_number_lines(ir, state["problem"])
         return doubts
@@ -291,7 +306,10 @@ class RepairLoop:
             # model's context by the third repair and mostly distract it.
             messages = state["messages"]
             prompt = messages[:state.get("base_messages", len(messages) - 1)]
-            if state.get("fresh"):
+            if state.get("hint"):
+                update["messages"] = prompt[:-1] + [hinted_problem_message(state["problem"], state["hint"])]
+                update["hint"] = ""
+            elif state.get("fresh"):
                 update["messages"] = prompt  # a new draw (at the repair temperature), nothing to correct
             else:
                 update["messages"] = prompt + messages[len(prompt):][-1:] + [repair_message(attempt.feedback)]
@@ -364,6 +382,10 @@ class RepairLoop:
                           ir=s.get("ir"), compiled=s.get("compiled"), result=result, check=s.get("check"),
                           attempts=attempts, repairs=max(0, len(attempts) - 1), seconds=seconds,
                           message=message, infeasible_confirmed=infeasible_confirmed, trace=self.trace)
+
+
+def _same_model(a: ModelIR, b: ModelIR) -> bool:
+    return a.model_dump_json() == b.model_dump_json()
 
 
 def _same_left_side_lines(compiled: CompiledModel) -> list[str]:

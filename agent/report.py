@@ -310,7 +310,8 @@ def write_report(runs: list[Path], out: Path) -> Path:
     # Runs side by side
     md += ["## Runs", ""]
     header = ["run", "benchmark", "subset", "strategy", "llm", "samples", "seed", "tol", "answers", "n", "scored",
-              "strict", LOOSE_LABEL, "first attempt", "executed", "median s", "mean repairs", "tokens/problem",
+              "strict", LOOSE_LABEL, "first attempt", "greedy sample", "executed", "median s", "mean repairs",
+              "tokens/problem",
               "complete", "git"]
     rows = []
     for run in loaded:
@@ -320,6 +321,7 @@ def write_report(runs: list[Path], out: Path) -> Path:
                      c.get("samples"), c.get("seed"), _num(c.get("tolerance"), "g"), c.get("answer_version"),
                      m["n"], m["n_scored"], _frac(m["strict_correct"], m["n_scored"]),
                      _frac(m["loose_correct"], m["loose_n"]), _frac(m["first_attempt_correct"], m["first_attempt_n"]),
+                     _frac(m.get("greedy_sample_correct", 0), m.get("greedy_sample_n", 0)),
                      _frac(m["executed"], m["n"]), _num(m.get("median_seconds")), _num(m.get("mean_repairs"), ".2f"),
                      _num(m.get("tokens_per_problem"), ".0f"), "yes" if m.get("complete") else "no", git])
     md += [_table(header, rows), ""]

@@ -178,12 +178,14 @@ def _vote(problem: str, llm: LLM, strat: Strategy, config: LoopConfig, k: int, t
                 "repairs": r.repairs, "seconds": round(r.seconds, 3),
                 "cluster": next((j for j, c in enumerate(clusters) if i in c), None)}
                for i, r in enumerate(results)]  # each sample's own figures, before the totals below
+    greedy = replace(results[0])  # a copy: the chosen sample's figures become the totals below
     chosen = results[best]
     chosen.confidence = round(share, 4)
     chosen.strategy = strat.name
     chosen.seconds = sum(r.seconds for r in results)
     chosen.repairs = sum(r.repairs for r in results)
     chosen.samples = samples
+    chosen.first_sample = greedy
     trace.step("vote", samples=chosen.samples, chosen=best + 1, confidence=chosen.confidence)
     trace.finish(status=chosen.status, success=chosen.success, objective=chosen.objective,
                  confidence=chosen.confidence, seconds=round(chosen.seconds, 3))

@@ -231,13 +231,16 @@ def test_voting_first_attempt_is_the_greedy_sample(tmp_path: Path) -> None:
             trace.step("formalize", attempt=1)
             trace.step("solve", status="optimal", objective=obj)
             trace.step("attempt", index=1, outcome="SUCCESS")
-        return answer(7.0, samples=[{}, {}, {}], trace=trace, confidence=0.67,
+        return answer(7.0, samples=[{}, {}, {}], trace=trace, confidence=0.67, first_sample=answer(6.0),
                       attempts=[NS(outcome="SUCCESS", status="optimal", objective=7.0)])
 
     rows = [{"id": "v", "problem": problem_text("v"), "answer": 7, "answer_status": "optimal"}]
     metrics, records = run_table(tmp_path, rows, {"v": voted}, strategy="pipeline")
     assert records[0]["strict"] is True and records[0]["first_attempt_strict"] is False
     assert records[0]["confidence"] == 0.67 and records[0]["sample_count"] == 3
+    # the greedy sample alone, repaired but not voted on, answered 6: the "+ repair" step of the ablation
+    assert records[0]["greedy_sample_strict"] is False
+    assert (metrics["greedy_sample_correct"], metrics["greedy_sample_n"]) == (0, 1)
 
 
 def test_exceptions_and_wall_clock_limit_never_end_the_run(tmp_path: Path) -> None:

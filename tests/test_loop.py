@@ -122,10 +122,12 @@ def test_an_unused_sentence_names_the_constraint_written_with_other_numbers() ->
            ' {"name": "methane", "expr": "10*windrower_acres + 8*hay_harvester_acres <= 800"}, {"name": '
            '"windrower_ratio", "expr": "windrower_acres <= hay_harvester_acres"}], "objective": {"goal": '
            '"hay_processed", "sense": "maximize", "expr": "10*windrower_acres + 8*hay_harvester_acres"}}')
-    doubts = _doubts_of(raw, problem)
+    invented, *doubts = _doubts_of(raw, problem)
     assert len(doubts) == 2 and all("methane (10*windrower_acres + 8*hay_harvester_acres <= 800) is about this "
                                     "sentence" in d for d in doubts)
     assert doubts[0].startswith('5 in "Per acre, the windrower produces 5 kg of methane gas')
+    # The model also made up "windrower_acres <= hay_harvester_acres": no sentence says anything like it.
+    assert invented.startswith("windrower_ratio (windrower_acres <= hay_harvester_acres) matches no sentence")
 
 
 def test_a_checked_solution_wins_a_tie_against_an_unrepaired_infeasible_sample() -> None:
