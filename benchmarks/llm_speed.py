@@ -1,5 +1,7 @@
 """How fast the embedded model is here, on the formalization prompt: prompt evaluation, generation with
-and without the schema's grammar, and a new process with and without the on-disk prompt state.
+and without the schema's grammar (checked on the sampled token first, as modelwright does, and over the
+whole vocabulary first, as llama-cpp-python does), and a new process with and without the on-disk
+prompt state.
 
     python benchmarks/llm_speed.py [--problem datasets/examples/bakery_integer.txt] [--tokens 300]
 
@@ -81,6 +83,10 @@ def main() -> None:
         grammar = run(["--problem", a.problem, "--tokens", str(a.tokens), "--schema"],
                       {**env, "MODELWRIGHT_PREFIX_CACHE": "0"})
         rows.append(("same process, second call, lean IR schema grammar", grammar["calls"][1]))
+        library = run(["--problem", a.problem, "--tokens", str(a.tokens), "--schema"],
+                      {**env, "MODELWRIGHT_PREFIX_CACHE": "0", "MODELWRIGHT_LAZY_GRAMMAR": "0"})
+        rows.append(("same, grammar applied to the whole vocabulary first (llama-cpp-python's order)",
+                     library["calls"][1]))
         run(["--problem", a.problem, "--tokens", "1", "--calls", "1"], env)  # writes the prompt state
         stored = run(["--problem", a.problem, "--tokens", str(a.tokens), "--calls", "1"], env)
         rows.append(("new process, prompt state loaded from disk, free text", stored["calls"][0]))

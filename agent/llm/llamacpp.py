@@ -309,7 +309,7 @@ class LlamaCppLLM(LLM):
         repeat_penalty: float = 1.0,
         abortable: bool = True,
         prefix_cache: bool | None = None,
-        lazy_grammar: bool = True,
+        lazy_grammar: bool | None = None,
         trace: TraceSink | None = None,
         **llama_kwargs: Any,
     ) -> None:
@@ -329,7 +329,9 @@ class LlamaCppLLM(LLM):
         self.sampling = {"top_p": top_p, "top_k": top_k, "min_p": min_p, "repeat_penalty": repeat_penalty}
         self.abortable = abortable
         # Check the grammar on the sampled token first (agent.llm.lazy_grammar): greedy output is the
-        # same, generation under the IR's grammar faster.
+        # same, generation under the IR's grammar faster. MODELWRIGHT_LAZY_GRAMMAR=0: the library's order.
+        if lazy_grammar is None:
+            lazy_grammar = os.environ.get("MODELWRIGHT_LAZY_GRAMMAR", "1").strip() not in ("0", "false", "no")
         self.lazy_grammar = lazy_grammar
         self.llama_kwargs = llama_kwargs
         if prefix_cache is None:  # on unless MODELWRIGHT_PREFIX_CACHE=0
