@@ -298,6 +298,52 @@ def constraints_about(sentence: str, constraints: list[tuple[str, str]], variabl
             if (_stems(name) - ignore) & words and not (expression_numbers(expr) & numbers)]
 
 
+def suggest_coefficients(sentence_numbers: list[tuple[list[str], str]], name: str, expr: str,
+                         variables: dict[str, str]) -> str | None:
+    """The constraint rewritten with the unused numbers of its sentences, one per variable, or None.
+
+    For the slip `constraints_about` finds (a limit written with another row's coefficients, e.g.
+    methane with the hay yields): each variable of the constraint takes the unused number of the one
+    sentence that names it ("the windrower produces 5 kg of methane"), the number next to the
+    constraint's own word ("5 kg of methane", "150 calories") when the sentence leaves several unused.
+    The limit side stays as written. A small model ignores "uses none of its numbers" but copies a
+    formula it is shown; this is only offered, and the checker judges whatever comes back.
+    `variables` maps each variable name to its description.
+    """
+    parts = _COMPARISON.split(expr)
+    ops = _COMPARISON.findall(expr)
+    if len(parts) != 2 or len(ops) != 1:
+        return None
+    left, right = parts
+    if re.search(r"[A-Za-z_]", right) and not re.search(r"[A-Za-z_]", left):
+        left, right, op = right, left, {"<=": ">=", ">=": "<=", "<": ">", ">": "<"}.get(ops[0], ops[0])
+    else:
+        op = ops[0]
+    if re.search(r"[A-Za-z_]", right):
+        return None
+    used = [v for v in variables if re.search(rf"\b{re.escape(v)}\b", left)]
+    if len(used) < 2:
+        return None
+    own = {n: _stems(n + " " + variables[n]) for n in used}
+    name_words = _stems(name) - set().union(*own.values())
+    coefficients: dict[str, str] = {}
+    for var in used:
+        distinct = own[var] - set().union(*(own[o] for o in used if o != var))
+        about = [(nums, s) for nums, s in sentence_numbers if distinct & _stems(s)]
+        if len(about) != 1:
+            return None
+        nums, sentence = about[0]
+        if len(nums) > 1:  # the one written next to the constraint's word: "150 calories", "5 kg of methane"
+            nums = [n for n in nums if re.search(rf"(?<![\d.]){re.escape(n)}\s+(?:[A-Za-z]+\s+){{0,3}}?"
+                                                 rf"(?:{'|'.join(map(re.escape, name_words)) or '^$'})",
+                                                 sentence, re.I)]
+        if len(nums) != 1 or nums[0].endswith("%"):
+            return None
+        coefficients[var] = nums[0].replace(",", "")
+    terms = " + ".join(f"{coefficients[v]}*{v}" for v in used)
+    return f"{terms} {op} {right.strip()}"
+
+
 _BARE_TERM = re.compile(r"(?:^|[^*/\w.\s])\s*[A-Za-z_]\w*\b(?!\s*\()")
 
 

@@ -23,6 +23,7 @@ from agent.formalize import (
     output_schema,
     parse_model_output,
     repair_message,
+    suggest_coefficients,
     unused_numbers,
 )
 from agent.llm import LLM, LLMError
@@ -410,6 +411,7 @@ def _unused_number_lines(ir: ModelIR, problem: str) -> list[str]:
     exprs = dict(pairs)
     variables = [v.name for v in ir.variables]
     lines = []
+    about: dict[str, list[tuple[list[str], str]]] = {}
     for numbers, sentence in unused_numbers(problem, texts):
         line = (f'{" and ".join(numbers)} in "{sentence}" {"is" if len(numbers) == 1 else "are"} used nowhere in '
                 "the model: a coefficient or a limit is probably missing or taken from another sentence.")
@@ -418,7 +420,14 @@ def _unused_number_lines(ir: ModelIR, problem: str) -> list[str]:
             line += " " + "; ".join(f"{name} ({exprs[name]})" for name in suspects)
             line += (" is about this sentence but uses" if len(suspects) == 1 else
                      " are about this sentence but use") + " none of its numbers."
+            for name in suspects:
+                about.setdefault(name, []).append((numbers, sentence))
         lines.append(line)
+    described = {v.name: v.description or "" for v in ir.variables if not v.index}
+    for name, found in about.items():
+        suggestion = suggest_coefficients(found, name, exprs[name], described)
+        if suggestion is not None:
+            lines.append(f"With those numbers {name} would read: {suggestion}")
     return lines
 
 

@@ -178,3 +178,25 @@ def test_a_constraint_that_only_repeats_the_objective_is_dropped_and_noted() -> 
     raw["constraints"][1]["expr"] = "24*camera + 13*spectrometer"  # not the objective: still an error
     with pytest.raises(IRError, match="a constraint must be a condition"):
         parse_model_output(json.dumps(raw)).compile()
+
+
+@pytest.mark.parametrize(("found", "expr", "expected"), [
+    # two sentences, one per variable, one unused number each
+    ([(["5"], "The windrower produces 5 kg of methane."), (["3"], "The harvester produces 3 kg of methane.")],
+     "10*w + 8*h <= 800", "5*w + 3*h <= 800"),
+    # several unused numbers: the one next to the constraint's word; the limit written first stays put
+    ([(["150", "5"], "Oats give 150 calories and 5 g of protein."), (["120", "8"], "Milk gives 120 calories and 8 g "
+      "of protein.")], "1600 <= 0.21*w + 0.35*h", "150*w + 120*h >= 1600"),
+    # a variable no sentence names: no suggestion rather than a guess
+    ([(["5"], "The windrower produces 5 kg of methane.")], "10*w + 8*h <= 800", None),
+    # two numbers and none next to the word: no suggestion
+    ([(["5", "7"], "The windrower makes 5 or 7 units."), (["3"], "The harvester produces 3 kg of methane.")],
+     "10*w + 8*h <= 800", None),
+])
+def test_suggest_coefficients(found: list, expr: str, expected: str | None) -> None:
+    from agent.formalize import suggest_coefficients
+
+    name = "calories" if "calories" in found[0][1] else "methane"
+    variables = {"w": "acres for the windrower" if name == "methane" else "servings of oats",
+                 "h": "acres for the harvester" if name == "methane" else "servings of milk"}
+    assert suggest_coefficients(found, name, expr, variables) == expected

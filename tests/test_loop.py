@@ -122,7 +122,9 @@ def test_an_unused_sentence_names_the_constraint_written_with_other_numbers() ->
            ' {"name": "methane", "expr": "10*windrower_acres + 8*hay_harvester_acres <= 800"}, {"name": '
            '"windrower_ratio", "expr": "windrower_acres <= hay_harvester_acres"}], "objective": {"goal": '
            '"hay_processed", "sense": "maximize", "expr": "10*windrower_acres + 8*hay_harvester_acres"}}')
-    invented, *doubts = _doubts_of(raw, problem)
+    invented, *doubts, suggestion = _doubts_of(raw, problem)
+    # each variable takes the unused number of the one sentence that names it
+    assert suggestion == "With those numbers methane would read: 5*windrower_acres + 3*hay_harvester_acres <= 800"
     assert len(doubts) == 2 and all("methane (10*windrower_acres + 8*hay_harvester_acres <= 800) is about this "
                                     "sentence" in d for d in doubts)
     assert doubts[0].startswith('5 in "Per acre, the windrower produces 5 kg of methane gas')
