@@ -390,6 +390,38 @@ def _direction(expr: str) -> str | None:
     return "upper" if less == left_has_variables else "lower"
 
 
+def direction_conflict(expr: str, sentence: str) -> tuple[str, str] | None:
+    """(the sentence's limit words, the operator they need) when they say the opposite direction of
+    `expr`, else None.
+
+    Only for a limit against a constant ("x + y <= 100") whose number the sentence states right after
+    words of one direction ("at least 100", "requires 1000 hours"): under a "<=" that is the inequality
+    flipped, a small model's most common slip. Words that describe a coefficient ("needs 20 kg for
+    lager") are not followed by the limit, and a sentence with both directions says nothing here.
+    """
+    parts = _COMPARISON.split(expr)
+    if len(parts) != 2 or all(re.search(r"[A-Za-z_]", p) for p in parts):
+        return None
+    direction = _direction(expr)
+    limits = {n for p in parts if not re.search(r"[A-Za-z_]", p) for n in _numbers(p)} - {0.0}
+    if direction is None or not limits:
+        return None
+    said: dict[str, str] = {}
+    found = [(kind, m) for kind, pattern in (("upper", _UPPER_WORDS), ("lower", _LOWER_WORDS))
+             for m in pattern.finditer(sentence)]
+    for kind, m in found:
+        if any(o is not m and o.start() <= m.start() and m.end() <= o.end() and o.end() - o.start() >
+               m.end() - m.start() for _, o in found):
+            continue  # "more than" inside "no more than"
+        after = re.match(r"(?:\W+\w+){0,2}?\W+(\d[\d,]*(?:\.\d+)?)", sentence[m.end():])
+        if after and float(after.group(1).replace(",", "")) in limits:
+            said.setdefault(kind, sentence[m.start():m.end() + after.end()])
+    if len(said) != 1:
+        return None
+    kind, words = next(iter(said.items()))
+    return (words, "<=" if kind == "upper" else ">=") if kind != direction else None
+
+
 def attach_sources(data: dict[str, Any], problem: str) -> None:
     """Give each constraint without a "source" the sentence of the problem it most likely states.
 

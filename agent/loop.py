@@ -18,6 +18,7 @@ from agent.formalize import (
     check_problem_text,
     constraints_about,
     copied_example,
+    direction_conflict,
     formalize_messages,
     hinted_problem_message,
     output_schema,
@@ -213,7 +214,8 @@ class RepairLoop:
         if result.status == Status.INFEASIBLE:
             cores.append(tuple(sorted(result.conflict)))
             detail = _constraint_exprs(ir, result.conflict) or _describe_conflict(result)
-            unused = _unused_number_lines(ir, state["problem"]) if self.config.check_numbers else []
+            unused = _direction_lines(ir)
+            unused += _unused_number_lines(ir, state["problem"]) if self.config.check_numbers else []
             return {"result": result, "outcome": "RETRY", "stage": "solve", "cores": cores,
                     "feedback": "The solver says these constraints cannot all hold at the same time:\n"
                                 f"{detail}\nCheck each one against its sentence: the direction (<= or >=), "
@@ -280,6 +282,7 @@ class RepairLoop:
                 doubts.append(f'{v.name} = {value:g}, but "{v.description or v.name}" counts whole things: if they '
                               'cannot be split, make it "integer".')
         doubts += _same_left_side_lines(compiled)
+        doubts += _direction_lines(ir)
         for c in ir.constraints:
             if not c.source and not c.forall:
                 doubts.append(f"{c.name} ({c.expr}) matches no sentence of the problem: remove it unless the "
@@ -383,6 +386,18 @@ class RepairLoop:
                           ir=s.get("ir"), compiled=s.get("compiled"), result=result, check=s.get("check"),
                           attempts=attempts, repairs=max(0, len(attempts) - 1), seconds=seconds,
                           message=message, infeasible_confirmed=infeasible_confirmed, trace=self.trace)
+
+
+def _direction_lines(ir: ModelIR) -> list[str]:
+    """One line per limit whose sentence words the opposite direction ("requires 1000" under a <=)."""
+    lines = []
+    for c in ir.constraints:
+        flipped = direction_conflict(c.expr, c.source) if c.source and not c.forall else None
+        if flipped is not None:
+            words, want = flipped
+            lines.append(f'{c.name} ({c.expr}) points the wrong way: its sentence says "{words}" ("{c.source}"), '
+                         f"which needs {want}.")
+    return lines
 
 
 def _same_model(a: ModelIR, b: ModelIR) -> bool:

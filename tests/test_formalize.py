@@ -200,3 +200,22 @@ def test_suggest_coefficients(found: list, expr: str, expected: str | None) -> N
     variables = {"w": "acres for the windrower" if name == "methane" else "servings of oats",
                  "h": "acres for the harvester" if name == "methane" else "servings of milk"}
     assert suggest_coefficients(found, name, expr, variables) == expected
+
+
+@pytest.mark.parametrize(("expr", "sentence", "expected"), [
+    ("6*s + 3*t <= 1000", "For the summer term, the school requires 1000 hours of teaching availability.",
+     ("requires 1000", ">=")),
+    ("x + y >= 40000", "They can spend no more than $40,000 on ads.", ("no more than $40,000", "<=")),
+    ("40000 <= x", "They can spend no more than $40,000 on ads.", ("no more than $40,000", "<=")),
+    ("x + y <= 40000", "They can spend no more than $40,000 on ads.", None),  # agrees
+    # "needs" describing a coefficient, not followed by the limit
+    ("20*a + 25*b <= 20000", "Each hectoliter needs 20 kg of malt for lager, 25 kg for ale, and 20,000 kg is in "
+     "stock.", None),
+    ("x >= 2*y", "There must be at least twice as many x as y.", None),  # variables on both sides
+    ("x <= 10", "At least 2 and at most 10 vans are used.", None),  # the limit's own words agree
+    ("x >= 10", "At least 2 and at most 10 vans are used.", ("at most 10", "<=")),
+])
+def test_direction_conflict(expr: str, sentence: str, expected: tuple[str, str] | None) -> None:
+    from agent.formalize import direction_conflict
+
+    assert direction_conflict(expr, sentence) == expected

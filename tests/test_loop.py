@@ -107,7 +107,9 @@ def _doubts_of(raw: str, problem: str) -> list[str]:
 
 def test_a_minimization_that_does_nothing_is_doubted() -> None:
     doubts = _doubts_of(TEACHERS_FLIPPED, TEACHERS)
-    assert len(doubts) == 1 and doubts[0].startswith("Doing nothing at all is optimal")
+    assert len(doubts) == 2 and doubts[0].startswith("Doing nothing at all is optimal")
+    assert doubts[1].startswith('total_hours (6*staff_hours + 3*substitute_hours <= 1000) points the wrong way: '
+                                'its sentence says "requires 1000"') and doubts[1].endswith("which needs >=.")
     fixed = TEACHERS_FLIPPED.replace("<= 1000", ">= 1000")
     assert _doubts_of(fixed, TEACHERS) == []  # the right model (objective 268) raises none
 
