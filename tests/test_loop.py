@@ -169,3 +169,23 @@ def test_no_hand_written_example_has_two_constraints_on_the_same_side() -> None:
     examples = Path(__file__).resolve().parents[1] / "datasets" / "examples"
     for path in sorted(examples.glob("*.ir.json")):
         assert same_left_sides(parse_ir_text(path.read_text()).compile()) == [], path.name
+
+
+def test_suggested_coefficients_are_taken_up_and_win_the_vote() -> None:
+    """nl4opt_test_055, pipeline: every sample first wrote the methane limit with the hay yields (10, 8). The
+    doubt names the sentences whose numbers are unused and shows methane rewritten with them; the greedy
+    sample's repair dropped its made-up constraint but kept the wrong row (fewer doubts: accepted, 800),
+    the two sampled ones took the suggested row and solved to the right 1800, which the vote picks."""
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_055"])))
+    text = (FIXTURES / "suggested_coefficients.txt").read_text(encoding="utf-8").strip()
+    assert text == problem.problem.strip()
+    result = solve_problem(text, make_llm(f"replay:{FIXTURES / 'suggested_coefficients.jsonl'}"), "pipeline")
+    prompts = _repair_prompts(result)
+    assert sum("With those numbers methane would read: 5*windrower_acres + 3*hay_harvester_acres <= 800" in p
+               for p in prompts) == 2  # samples 1 and 3 (sample 2 named the constraint methane_gas)
+    assert [s["objective"] for s in result.samples][0] == 800.0
+    assert [round(s["objective"], 6) for s in result.samples][1:] == [1800.0, 1800.0]
+    assert strict_correct(result.objective, problem.answer, gt_status=problem.answer_status, pred_status=result.status)
+    assert result.confidence > 0.5
+    assert not strict_correct(result.first_sample.objective, problem.answer, gt_status=problem.answer_status,
+                              pred_status=result.first_sample.status)  # the greedy sample alone was wrong
