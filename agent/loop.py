@@ -86,6 +86,7 @@ class LoopState(TypedDict, total=False):
     fatal: str
     cores: list[tuple[str, ...]]
     fallback: dict[str, Any]
+    doubts: list[str]  # what still looks wrong about the accepted answer (see RepairLoop._doubts)
     fresh: bool  # the next attempt starts from the prompt alone (the last answer was cut off or a copy)
     hint: str  # the next attempt starts from the prompt, these doubts appended to the problem
     hinted: bool  # a hinted fresh draw was already spent
@@ -115,6 +116,7 @@ class LoopResult:
     kind: str = "numeric"
     samples: list[dict[str, Any]] = field(default_factory=list)  # one summary per sample when voting
     first_sample: LoopResult | None = None  # with voting: the greedy sample after its repairs, before the vote
+    doubts: list[str] = field(default_factory=list)  # what still looks wrong about the answer (none: clean)
     strategy: str = ""
 
     @property
@@ -247,7 +249,7 @@ class RepairLoop:
             return {"check": report, "outcome": "RETRY", "stage": "check", "feedback": "\n".join(doubts),
                     "fallback": {"ir": state["ir"], "compiled": compiled, "result": result, "check": report,
                                  "doubts": doubts}}
-        if fallback and len(doubts) >= len(fallback["doubts"]):
+        if fallback and doubt_weight(doubts) >= doubt_weight(fallback["doubts"]):
             if (not state.get("hinted") and state.get("attempt", 0) <= self.config.max_repairs
                     and _same_model(state["ir"], fallback["ir"])):
                 # The repair copied the doubted answer word for word (a small model keeps what is in its
@@ -257,9 +259,9 @@ class RepairLoop:
                         "hint": "\n".join(doubts), "hinted": True}
             # The repair raised as many doubts as the answer it was asked to fix: keep that one.
             self.trace.step("sanity", ok=False, doubts=doubts, kept="the answer before this repair")
-            return {**{k: fallback[k] for k in ("ir", "compiled", "result", "check")}, "outcome": "SUCCESS",
-                    "stage": "done"}
-        return {"check": report, "outcome": "SUCCESS", "stage": "done"}
+            return {**{k: fallback[k] for k in ("ir", "compiled", "result", "check", "doubts")},
+                    "outcome": "SUCCESS", "stage": "done"}
+        return {"check": report, "outcome": "SUCCESS", "stage": "done", "doubts": doubts}
 
     def _doubts(self, state: LoopState) -> list[str]:
         """Answers that solve the model but look wrong for the text: nothing done, fractional counts,
@@ -269,12 +271,12 @@ class RepairLoop:
         doubts = []
         if self.config.check_zero and result.objective == 0 and _all_zero(result.values):
             if compiled.sense == "maximize":
-                doubts.append("The best solution makes nothing at all (every variable is 0, objective 0). A "
-                              "constraint probably has the wrong direction or a wrong number.")
+                doubts.append(NOTHING_DONE[0] + " (every variable is 0, objective 0). A constraint probably has "
+                              "the wrong direction or a wrong number.")
             elif compiled.sense == "minimize":  # a stated requirement ("at least", "must meet") should force some
-                doubts.append("Doing nothing at all is optimal (every variable is 0, objective 0), so no requirement "
-                              "forces anything: a requirement (at least, must meet, needs) is probably missing or "
-                              "has the wrong direction.")
+                doubts.append(NOTHING_DONE[1] + " (every variable is 0, objective 0), so no requirement forces "
+                              "anything: a requirement (at least, must meet, needs) is probably missing or has the "
+                              "wrong direction.")
         for v in ir.variables:
             value = result.values.get(v.name)
             if v.domain == "continuous" and not v.index and isinstance(value, int | float) \
@@ -366,7 +368,7 @@ class RepairLoop:
         fallback = s.get("fallback")
         if not success and fallback:
             # The repair asked for by a soft doubt did not give a better answer: keep the checked one.
-            s = {**s, **{k: fallback[k] for k in ("ir", "compiled", "result", "check")},
+            s = {**s, **{k: fallback[k] for k in ("ir", "compiled", "result", "check", "doubts")},
                  "fatal": "kept an earlier answer despite: " + " ".join(fallback["doubts"])}
             success = True
         result = s.get("result") if success or (last and last.stage in ("solve", "check", "done")) else None
@@ -385,7 +387,17 @@ class RepairLoop:
                           values=result.values if result and result.status.has_solution else {},
                           ir=s.get("ir"), compiled=s.get("compiled"), result=result, check=s.get("check"),
                           attempts=attempts, repairs=max(0, len(attempts) - 1), seconds=seconds,
-                          message=message, infeasible_confirmed=infeasible_confirmed, trace=self.trace)
+                          message=message, infeasible_confirmed=infeasible_confirmed, trace=self.trace,
+                          doubts=list(s.get("doubts") or []) if success else [])
+
+
+NOTHING_DONE = ("The best solution makes nothing at all", "Doing nothing at all is optimal")
+
+
+def doubt_weight(doubts: list[str]) -> int:
+    """How bad a set of doubts is: an answer that does nothing at all is worse than any handful of
+    unused numbers (nl4opt_test_257: a repair that zeroed the rate must not beat two unused numbers)."""
+    return sum(10 if d.startswith(NOTHING_DONE) else 1 for d in doubts)
 
 
 def _direction_lines(ir: ModelIR) -> list[str]:

@@ -154,9 +154,15 @@ def vote(results: list[LoopResult], tol: float = 1e-6) -> tuple[int, float, list
 
     total = sum(weight(i) for i in range(n))
     # Ties go to a cluster with a checked solution (a sample that solved and validated is more evidence
-    # than one whose model stayed infeasible through its repairs), then to the earliest (greedy) sample.
-    scored = sorted(clusters, key=lambda c: (sum(weight(i) for i in c), any(results[i].success for i in c), -c[0]),
-                    reverse=True)
+    # than one whose model stayed infeasible through its repairs), then to the one whose best answer
+    # raises the fewest doubts (nothing made, unused numbers...), then to the earliest (greedy) sample.
+    from agent.loop import doubt_weight
+
+    def cleanest(c: list[int]) -> int:
+        return -min(doubt_weight(getattr(results[i], "doubts", None) or []) for i in c)
+
+    scored = sorted(clusters, key=lambda c: (sum(weight(i) for i in c), any(results[i].success for i in c),
+                                             cleanest(c), -c[0]), reverse=True)
     best = scored[0]
     return best[0], sum(weight(i) for i in best) / total, clusters
 
@@ -175,7 +181,7 @@ def _vote(problem: str, llm: LLM, strat: Strategy, config: LoopConfig, k: int, t
             break
     best, share, clusters = vote(results)
     samples = [{"index": i + 1, "success": r.success, "status": r.status, "objective": r.objective,
-                "repairs": r.repairs, "seconds": round(r.seconds, 3),
+                "repairs": r.repairs, "seconds": round(r.seconds, 3), "doubts": len(r.doubts),
                 "cluster": next((j for j, c in enumerate(clusters) if i in c), None)}
                for i, r in enumerate(results)]  # each sample's own figures, before the totals below
     greedy = replace(results[0])  # a copy: the chosen sample's figures become the totals below

@@ -189,3 +189,19 @@ def test_suggested_coefficients_are_taken_up_and_win_the_vote() -> None:
     assert result.confidence > 0.5
     assert not strict_correct(result.first_sample.objective, problem.answer, gt_status=problem.answer_status,
                               pred_status=result.first_sample.status)  # the greedy sample alone was wrong
+
+
+def test_an_answer_that_does_nothing_never_replaces_a_doubted_one_and_clean_samples_win_ties() -> None:
+    """nl4opt_test_257, pipeline (recorded at commit 14d2a17, which took the zero answer and lost): the greedy
+    sample's repairs go from an infeasible model to one with two unused numbers (109) to, after a fresh
+    hinted draw, one that converts nothing (0). Doing nothing must not count as one doubt against two: the
+    109 model is kept. The three samples then disagree (109, 98, 2338); the tie goes to the sample whose
+    answer raises no doubt, 98, the right answer."""
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_257"])))
+    text = (FIXTURES / "nothing_done_loses.txt").read_text(encoding="utf-8").strip()
+    assert text == problem.problem.strip()
+    result = solve_problem(text, make_llm(f"replay:{FIXTURES / 'nothing_done_loses.jsonl'}"), "pipeline")
+    assert [s["objective"] for s in result.samples] == [109.0, 98.0, 2338.0]
+    assert result.samples[0]["doubts"] == 2 and result.samples[1]["doubts"] == 0
+    assert result.objective == 98.0
+    assert strict_correct(result.objective, problem.answer, gt_status=problem.answer_status, pred_status=result.status)
