@@ -64,6 +64,7 @@ def answer_dict(result: LoopResult, *, llm: str = "", explanation: dict[str, Any
         "binding": [b["constraint"] + (f" ({b['instance']})" if b["instance"] != b["constraint"] else "")
                     for b in binding_constraints(result)],
         "confidence": result.confidence,
+        "doubts": list(getattr(result, "doubts", None) or []),
         "samples": result.samples,
         "repairs": result.repairs,
         "attempts": [{"index": a.index, "outcome": a.outcome, "stage": a.stage, "feedback": a.feedback}
@@ -111,5 +112,10 @@ def print_answer(console: Any, payload: dict[str, Any]) -> None:
         console.print(explanation["text"], highlight=False)
     elif payload["conflict"]:
         console.print("[bold]conflicting requirements:[/] " + ", ".join(payload["conflict"]), highlight=False)
+    if ok and payload.get("doubts"):
+        # The best answer found still looks off in these ways: say so rather than present it as clean.
+        console.print("[bold yellow]still doubtful[/] (the repairs did not clear these):", highlight=False)
+        for line in payload["doubts"][:8]:
+            console.print(f"  - {line}", highlight=False)
     if not ok and payload["message"]:
         console.print(f"[dim]{payload['message'][:1500]}[/]", highlight=False)

@@ -205,3 +205,14 @@ def test_an_answer_that_does_nothing_never_replaces_a_doubted_one_and_clean_samp
     assert result.samples[0]["doubts"] == 2 and result.samples[1]["doubts"] == 0
     assert result.objective == 98.0
     assert strict_correct(result.objective, problem.answer, gt_status=problem.answer_status, pred_status=result.status)
+    # the greedy sample's kept answer says what is still off about it
+    from rich.console import Console
+
+    from agent.answer import answer_dict, print_answer
+
+    payload = answer_dict(result.first_sample)
+    assert len(payload["doubts"]) == 2 and payload["doubts"][0].startswith('15 in "The process with a palladium')
+    console = Console(record=True, width=200)
+    print_answer(console, payload)
+    assert "still doubtful" in console.export_text()
+    assert answer_dict(result)["doubts"] == []  # the voted answer is clean
