@@ -116,7 +116,8 @@ class LoopResult:
     kind: str = "numeric"
     samples: list[dict[str, Any]] = field(default_factory=list)  # one summary per sample when voting
     first_sample: LoopResult | None = None  # with voting: the greedy sample after its repairs, before the vote
-    doubts: list[str] = field(default_factory=list)  # what still looks wrong about the answer (none: clean)
+    doubts: list[str] = field(default_factory=list)  # what still looks wrong about the answer, or about the
+    # infeasible model (none: clean)
     strategy: str = ""
 
     @property
@@ -170,7 +171,7 @@ class RepairLoop:
         messages = state["messages"] + [{"role": "assistant", "content": completion.text}]
         return {"attempt": attempt, "raw": completion.text, "messages": messages, "stage": "formalize",
                 "feedback": "",  # this attempt's own findings only, not the last one's
-                "fresh": False, "cut": completion.finish_reason == "length"}
+                "fresh": False, "hint": "", "cut": completion.finish_reason == "length"}
 
     def _validate(self, state: LoopState) -> LoopState:
         try:
@@ -214,15 +215,24 @@ class RepairLoop:
                         seconds=round(result.seconds, 4), conflict=result.conflict, message=result.message)
         cores = list(state.get("cores", []))
         if result.status == Status.INFEASIBLE:
-            cores.append(tuple(sorted(result.conflict)))
             detail = _constraint_exprs(ir, result.conflict) or _describe_conflict(result)
             unused = _direction_lines(ir)
             unused += _unused_number_lines(ir, state["problem"]) if self.config.check_numbers else []
-            return {"result": result, "outcome": "RETRY", "stage": "solve", "cores": cores,
-                    "feedback": "The solver says these constraints cannot all hold at the same time:\n"
-                                f"{detail}\nCheck each one against its sentence: the direction (<= or >=), "
-                                "the numbers, and whether a limit applies to a total or to each item."
-                                + "".join("\n" + line for line in unused)}
+            cores.append(tuple(sorted(result.conflict)))
+            feedback = ("The solver says these constraints cannot all hold at the same time:\n"
+                        f"{detail}\nCheck each one against its sentence: the direction (<= or >=), the numbers, "
+                        "and whether a limit applies to a total or to each item."
+                        + "".join("\n" + line for line in unused))
+            update: LoopState = {"result": result, "outcome": "RETRY", "stage": "solve", "cores": cores,
+                                 "feedback": feedback, "doubts": unused}
+            previous = state.get("attempts") or []
+            if (unused and previous and not state.get("hinted") and previous[-1].ir is not None
+                    and previous[-1].ir == json.loads(ir.model_dump_json(exclude_defaults=True))):
+                # The repair repeated a doubted model word for word: the same core twice proves nothing then
+                # (nl4opt_test_083: "4*four_wheelers" from the name "4-wheeler", 60 and 40 unused, twice).
+                # One fresh draw with the doubts under the problem before the request is called infeasible.
+                update.update(hint=feedback, hinted=True)
+            return update
         if result.status == Status.UNBOUNDED:
             return {"result": result, "outcome": "RETRY", "stage": "solve",
                     "feedback": "The objective can grow without limit: a stated limit is missing or has the "
@@ -314,7 +324,6 @@ class RepairLoop:
             prompt = messages[:state.get("base_messages", len(messages) - 1)]
             if state.get("hint"):
                 update["messages"] = prompt[:-1] + [hinted_problem_message(state["problem"], state["hint"])]
-                update["hint"] = ""
             elif state.get("fresh"):
                 update["messages"] = prompt  # a new draw (at the repair temperature), nothing to correct
             else:
@@ -340,7 +349,7 @@ class RepairLoop:
         def after_record(s: LoopState) -> str:
             last = s["attempts"][-1]
             if last.outcome == "RETRY" and last.index <= self.config.max_repairs:
-                if _same_core_twice(s.get("cores", [])):
+                if _same_core_twice(s.get("cores", [])) and not s.get("hint"):
                     return END  # the same requirements conflict whatever the model writes
                 return "formalize"
             return END
@@ -388,7 +397,7 @@ class RepairLoop:
                           ir=s.get("ir"), compiled=s.get("compiled"), result=result, check=s.get("check"),
                           attempts=attempts, repairs=max(0, len(attempts) - 1), seconds=seconds,
                           message=message, infeasible_confirmed=infeasible_confirmed, trace=self.trace,
-                          doubts=list(s.get("doubts") or []) if success else [])
+                          doubts=list(s.get("doubts") or []) if success or status == "infeasible" else [])
 
 
 NOTHING_DONE = ("The best solution makes nothing at all", "Doing nothing at all is optimal")

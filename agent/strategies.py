@@ -131,7 +131,8 @@ def vote(results: list[LoopResult], tol: float = 1e-6) -> tuple[int, float, list
 
     Each sample weighs 1, plus up to 1 for how many other samples share its structure (sense and
     variable types), so an answer backed by formalizations that agree on the model's shape beats a
-    coincidence. Returns (index of the representative, vote share, clusters as index lists).
+    coincidence; divided by 1 + the weight of the doubts its answer still raises (`doubt_weight`).
+    Returns (index of the representative, vote share, clusters as index lists).
     """
     clusters: list[list[int]] = []
     for i, r in enumerate(results):
@@ -148,16 +149,20 @@ def vote(results: list[LoopResult], tol: float = 1e-6) -> tuple[int, float, list
     shapes = [structure(r) for r in results]
     n = len(results)
 
+    from agent.loop import doubt_weight
+
     def weight(i: int) -> float:
+        # A sample whose answer still raises doubts (numbers unused, a limit pointing the wrong way, nothing
+        # made) counts for less: two infeasibility claims by models that left 60 and 40 unused must not
+        # outvote one clean, checked solution (nl4opt_test_083).
         alike = sum(1 for j in range(n) if j != i and shapes[i] is not None and shapes[j] == shapes[i])
-        return 1.0 + (alike / (n - 1) if n > 1 else 0.0)
+        base = 1.0 + (alike / (n - 1) if n > 1 else 0.0)
+        return base / (1 + doubt_weight(getattr(results[i], "doubts", None) or []))
 
     total = sum(weight(i) for i in range(n))
     # Ties go to a cluster with a checked solution (a sample that solved and validated is more evidence
     # than one whose model stayed infeasible through its repairs), then to the one whose best answer
     # raises the fewest doubts (nothing made, unused numbers...), then to the earliest (greedy) sample.
-    from agent.loop import doubt_weight
-
     def cleanest(c: list[int]) -> int:
         return -min(doubt_weight(getattr(results[i], "doubts", None) or []) for i in c)
 
