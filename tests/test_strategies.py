@@ -65,6 +65,24 @@ def test_confirmed_infeasible_is_an_answer() -> None:
     assert best in (0, 1) and share > 0.5
 
 
+def test_a_checked_solution_wins_a_tie_against_an_unrepaired_infeasible_sample() -> None:
+    inf = _result(1, success=False, status="infeasible", confirmed=True)
+    best, share, _ = vote([inf, _result(8)])
+    assert best == 1 and share == pytest.approx(0.5)
+
+
+def test_doubts_weigh_a_sample_down_and_break_ties() -> None:
+    doubted, clean = _result(10), _result(12)
+    doubted.doubts = ['5 in "..." is used nowhere in the model']
+    assert vote([doubted, clean])[0] == 1  # one doubt halves a vote
+    nothing = _result(0)
+    nothing.doubts = ["The best solution makes nothing at all (every variable is 0, objective 0)."]
+    two = _result(7)
+    two.doubts = ["a", "b"]
+    best, share, _ = vote([nothing, two])
+    assert best == 1 and share == pytest.approx((1 / 3) / (1 / 3 + 1 / 11))  # doing nothing weighs 10
+
+
 def test_ladder() -> None:
     assert list(STRATEGIES) == ["mzn-oneshot", "mzn-repair", "ir-oneshot", "ir-examples", "ir-repair", "pipeline",
                                 "ir-repair-quoted"]
