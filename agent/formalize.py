@@ -283,6 +283,35 @@ def unused_numbers(problem: str, ir_texts: list[str]) -> list[tuple[list[str], s
     return found
 
 
+# Unit conversions a correct model may use without the text stating them (minutes per hour, hours per day,
+# days per week, months per year, percent). Not 1000: an invented "<= 1000" is the commonest made-up limit.
+_CONVERSIONS = {60.0, 24.0, 7.0, 12.0, 100.0, 52.0, 365.0, 3600.0}
+
+
+def invented_numbers(problem: str, expr: str) -> list[str]:
+    """Numbers an expression uses that the problem states nowhere, as written in the expression.
+
+    A small model that cannot place a requirement sometimes makes one up ("500*ships + 300*planes <=
+    1000" when no 1000 is given). Allowed: the text's numbers (digits or words, percentages as
+    fractions), 0 and 1, common unit conversions, ranges the text spells out ("1 to 4"), and products
+    and quotients of two of these (minutes in 8 hours, 0.5 for "half as many").
+    """
+    stated = _numbers(problem)
+    for low, high in re.findall(r"\b(\d{1,3})\s*(?:to|-|–|through)\s*(\d{1,3})\b", problem):
+        if int(low) < int(high) <= int(low) + 100:  # "numbered 1 to 4": 2 and 3 are stated too
+            stated |= {float(k) for k in range(int(low), int(high) + 1)}
+    base = stated | {0.0, 1.0} | _CONVERSIONS
+    derived = base | {a * b for a in stated for b in base} | {a / b for a in stated for b in base if b} \
+        | {b / a for a in stated for b in base if a}
+    out = []
+    for digits, percent in _NUMBER.findall(expr):
+        value = float(digits.replace(",", ""))
+        forms = {value, value / 100} if percent else {value}
+        if not any(abs(f - g) <= 1e-9 * max(1.0, abs(g)) for f in forms for g in derived):
+            out.append(digits)
+    return list(dict.fromkeys(out))
+
+
 def constraints_about(sentence: str, constraints: list[tuple[str, str]], variable_names: list[str]) -> list[str]:
     """Names of the constraints that a sentence with unused numbers most likely belongs to.
 

@@ -21,6 +21,7 @@ from agent.formalize import (
     direction_conflict,
     formalize_messages,
     hinted_problem_message,
+    invented_numbers,
     output_schema,
     parse_model_output,
     repair_message,
@@ -216,7 +217,7 @@ class RepairLoop:
         cores = list(state.get("cores", []))
         if result.status == Status.INFEASIBLE:
             detail = _constraint_exprs(ir, result.conflict) or _describe_conflict(result)
-            unused = _direction_lines(ir)
+            unused = _constraint_doubt_lines(ir, state["problem"])
             unused += _unused_number_lines(ir, state["problem"]) if self.config.check_numbers else []
             cores.append(tuple(sorted(result.conflict)))
             feedback = ("The solver says these constraints cannot all hold at the same time:\n"
@@ -294,7 +295,7 @@ class RepairLoop:
                 doubts.append(f'{v.name} = {value:g}, but "{v.description or v.name}" counts whole things: if they '
                               'cannot be split, make it "integer".')
         doubts += _same_left_side_lines(compiled)
-        doubts += _direction_lines(ir)
+        doubts += _constraint_doubt_lines(ir, state["problem"])
         for c in ir.constraints:
             if not c.source and not c.forall:
                 doubts.append(f"{c.name} ({c.expr}) matches no sentence of the problem: remove it unless the "
@@ -409,10 +410,15 @@ def doubt_weight(doubts: list[str]) -> int:
     return sum(10 if d.startswith(NOTHING_DONE) else 1 for d in doubts)
 
 
-def _direction_lines(ir: ModelIR) -> list[str]:
-    """One line per limit whose sentence words the opposite direction ("requires 1000" under a <=)."""
+def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
+    """One line per limit whose sentence words the opposite direction ("requires 1000" under a <=), and
+    per constraint that uses a number the problem never states."""
     lines = []
     for c in ir.constraints:
+        made_up = invented_numbers(problem, c.expr) if problem and not c.forall else []
+        if made_up:
+            lines.append(f"{c.name} ({c.expr}) uses {' and '.join(made_up)}, which the problem never states: take "
+                         "each number from its sentence.")
         flipped = direction_conflict(c.expr, c.source) if c.source and not c.forall else None
         if flipped is not None:
             words, want = flipped

@@ -219,3 +219,18 @@ def test_direction_conflict(expr: str, sentence: str, expected: tuple[str, str] 
     from agent.formalize import direction_conflict
 
     assert direction_conflict(expr, sentence) == expected
+
+
+@pytest.mark.parametrize(("problem", "expr", "expected"), [
+    ("A ship takes 40 containers and uses 500 liters; a plane takes 20 and uses 300 liters. At least 500 "
+     "containers must go.", "500*ships + 300*planes <= 1000", ["1000"]),  # nl4opt_test_151's made-up limit
+    ("At most 40% of the machines can be manual.", "manual <= 0.4*(manual + motion)", []),  # a percentage
+    ("Each batch takes 2 hours; the oven runs 8 hours a day.", "2*x <= 8*60", []),  # a product of two numbers
+    ("There must be at least twice as many small as large.", "small >= 2*large", []),  # a number word
+    ("Four houses stand in a row, numbered 1 to 4.", "house_3 == 3", []),  # inside a stated range
+    ("Four houses stand in a row, numbered 1 to 4.", "house_3 == 5", ["5"]),
+])
+def test_invented_numbers(problem: str, expr: str, expected: list[str]) -> None:
+    from agent.formalize import invented_numbers
+
+    assert invented_numbers(problem, expr) == expected
