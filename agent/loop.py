@@ -228,7 +228,7 @@ class RepairLoop:
                                  "feedback": feedback, "doubts": unused}
             previous = state.get("attempts") or []
             if (unused and previous and not state.get("hinted") and previous[-1].ir is not None
-                    and previous[-1].ir == json.loads(ir.model_dump_json(exclude_defaults=True))):
+                    and _same_model(ir, previous[-1].ir)):
                 # The repair repeated a doubted model word for word: the same core twice proves nothing then
                 # (nl4opt_test_083: "4*four_wheelers" from the name "4-wheeler", 60 and 40 unused, twice).
                 # One fresh draw with the doubts under the problem before the request is called infeasible.
@@ -427,8 +427,10 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
     return lines
 
 
-def _same_model(a: ModelIR, b: ModelIR) -> bool:
-    return a.model_dump_json() == b.model_dump_json()
+def _same_model(a: ModelIR, b: ModelIR | dict[str, Any]) -> bool:
+    """The model answered the same thing again (b: another IR, or an attempt's recorded IR dict)."""
+    as_dict = json.loads(a.model_dump_json(exclude_defaults=True))
+    return as_dict == (b if isinstance(b, dict) else json.loads(b.model_dump_json(exclude_defaults=True)))
 
 
 def _same_left_side_lines(compiled: CompiledModel) -> list[str]:
