@@ -312,19 +312,37 @@ def invented_numbers(problem: str, expr: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def constraints_about(sentence: str, constraints: list[tuple[str, str]], variable_names: list[str]) -> list[str]:
+def sentence_quantities(sentence: str) -> set[float]:
+    """The non-zero quantities a sentence states (labels such as "period 3" left out)."""
+    return _numbers(_LABELS.sub(" ", sentence)) - {0.0}
+
+
+def _next_to(number: str, stems: set[str], sentence: str) -> bool:
+    """The number is written just before one of the words ("150 calories", "5 kg of methane")."""
+    return bool(stems) and re.search(rf"(?<![\d.]){re.escape(number)}\s+(?:[A-Za-z]+\s+){{0,3}}?"
+                                     rf"(?:{'|'.join(map(re.escape, stems))})", sentence, re.I) is not None
+
+
+def constraints_about(sentence: str, constraints: list[tuple[str, str]], variable_names: list[str],
+                      unused: list[str] | None = None) -> list[str]:
     """Names of the constraints that a sentence with unused numbers most likely belongs to.
 
     A constraint qualifies when its name shares a word with the sentence ("methane" and "... produces
-    5 kg of methane gas") besides the variables' own words (which every sentence repeats), and it uses
-    none of the sentence's numbers: the model wrote it with coefficients from elsewhere.
-    `constraints` is [(name, expr), ...].
+    5 kg of methane gas") besides the variables' own words (which every sentence repeats), and either
+    uses none of the sentence's numbers, or one of the `unused` numbers stands right before that word
+    ("provides 150 calories" while calories took the price of the same sentence): the model wrote it
+    with coefficients from elsewhere. `constraints` is [(name, expr), ...].
     """
     ignore = set().union(*(_stems(n) for n in variable_names)) if variable_names else set()
     words = _stems(sentence) - ignore
-    numbers = _numbers(_LABELS.sub(" ", sentence)) - {0.0}
-    return [name for name, expr in constraints
-            if (_stems(name) - ignore) & words and not (expression_numbers(expr) & numbers)]
+    numbers = sentence_quantities(sentence)
+    found = []
+    for name, expr in constraints:
+        shared = (_stems(name) - ignore) & words
+        if shared and (not expression_numbers(expr) & numbers
+                       or any(_next_to(n, shared, sentence) for n in unused or [])):
+            found.append(name)
+    return found
 
 
 def suggest_coefficients(sentence_numbers: list[tuple[list[str], str]], name: str, expr: str,
@@ -363,14 +381,42 @@ def suggest_coefficients(sentence_numbers: list[tuple[list[str], str]], name: st
             return None
         nums, sentence = about[0]
         if len(nums) > 1:  # the one written next to the constraint's word: "150 calories", "5 kg of methane"
-            nums = [n for n in nums if re.search(rf"(?<![\d.]){re.escape(n)}\s+(?:[A-Za-z]+\s+){{0,3}}?"
-                                                 rf"(?:{'|'.join(map(re.escape, name_words)) or '^$'})",
-                                                 sentence, re.I)]
+            nums = [n for n in nums if _next_to(n, name_words, sentence)]
         if len(nums) != 1 or nums[0].endswith("%"):
             return None
         coefficients[var] = nums[0].replace(",", "")
     terms = " + ".join(f"{coefficients[v]}*{v}" for v in used)
     return f"{terms} {op} {right.strip()}"
+
+
+# A sentence that limits each item on its own ("at most 6 servings of any single food"), and words that
+# make it about a total after all.
+_EACH_ITEM = re.compile(r"\b(any single|any one|any individual|each single|each individual|of each|for each|"
+                        r"each of (?:the|its|these|those)|per (?:item|product|food|type|kind|unit type))\b", re.I)
+_TOTAL_WORDS = re.compile(r"\b(total|combined|in all|altogether|together|overall|sum)\b", re.I)
+
+
+def per_item_limit_as_total(expr: str, sentence: str, variables: list[str]) -> tuple[list[str], str, str] | None:
+    """(variables, direction, limit) when a plain sum of variables is limited by a sentence that speaks of
+    each item on its own, else None.
+
+    A 1.5B model writes "at most 6 servings of any single food" as the sum of all five foods <= 6 (the
+    diet example), which turns a per-food cap into a cap on the whole menu and the request infeasible.
+    """
+    if not sentence or not _EACH_ITEM.search(sentence) or _TOTAL_WORDS.search(sentence):
+        return None
+    parts, ops = _COMPARISON.split(expr), _COMPARISON.findall(expr)
+    if len(parts) != 2 or len(ops) != 1 or ops[0] not in ("<=", ">=", "<", ">"):
+        return None
+    left, right, op = parts[0].strip(), parts[1].strip(), ops[0]
+    if re.search(r"[A-Za-z_]", right) and not re.search(r"[A-Za-z_]", left):
+        left, right, op = right, left, {"<=": ">=", ">=": "<=", "<": ">", ">": "<"}[op]
+    if re.search(r"[A-Za-z_]", right) or not _numbers(right) & _numbers(sentence):
+        return None
+    terms = [t.strip() for t in left.split("+")]
+    if len(terms) < 2 or len(set(terms)) != len(terms) or not all(t in variables for t in terms):
+        return None
+    return terms, op, right
 
 
 _BARE_TERM = re.compile(r"(?:^|[^*/\w.\s])\s*[A-Za-z_]\w*\b(?!\s*\()")

@@ -19,12 +19,15 @@ from agent.formalize import (
     constraints_about,
     copied_example,
     direction_conflict,
+    expression_numbers,
     formalize_messages,
     hinted_problem_message,
     invented_numbers,
     output_schema,
     parse_model_output,
+    per_item_limit_as_total,
     repair_message,
+    sentence_quantities,
     suggest_coefficients,
     unused_numbers,
 )
@@ -412,13 +415,20 @@ def doubt_weight(doubts: list[str]) -> int:
 
 def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
     """One line per limit whose sentence words the opposite direction ("requires 1000" under a <=), and
-    per constraint that uses a number the problem never states."""
+    per constraint that uses a number the problem never states or sums items its sentence limits one by one."""
     lines = []
+    names = [v.name for v in ir.variables if not v.index]
     for c in ir.constraints:
         made_up = invented_numbers(problem, c.expr) if problem and not c.forall else []
         if made_up:
             lines.append(f"{c.name} ({c.expr}) uses {' and '.join(made_up)}, which the problem never states: take "
                          "each number from its sentence.")
+        each = per_item_limit_as_total(c.expr, c.source, names) if c.source and not c.forall else None
+        if each is not None:
+            terms, op, limit = each
+            lines.append(f'{c.name} ({c.expr}) limits the sum, but its sentence is about each one on its own '
+                         f'("{c.source}"): write one constraint per variable, '
+                         f"{', '.join(f'{t} {op} {limit}' for t in terms)}.")
         flipped = direction_conflict(c.expr, c.source) if c.source and not c.forall else None
         if flipped is not None:
             words, want = flipped
@@ -459,13 +469,17 @@ def _unused_number_lines(ir: ModelIR, problem: str) -> list[str]:
     for numbers, sentence in unused_numbers(problem, texts):
         line = (f'{" and ".join(numbers)} in "{sentence}" {"is" if len(numbers) == 1 else "are"} used nowhere in '
                 "the model: a coefficient or a limit is probably missing or taken from another sentence.")
-        suspects = constraints_about(sentence, pairs, variables)
-        if suspects:  # point at the constraint that seems to state this sentence with other numbers
-            line += " " + "; ".join(f"{name} ({exprs[name]})" for name in suspects)
-            line += (" is about this sentence but uses" if len(suspects) == 1 else
+        suspects = constraints_about(sentence, pairs, variables, numbers)
+        stated = sentence_quantities(sentence)
+        blind = [name for name in suspects if not expression_numbers(exprs[name]) & stated]
+        if blind:  # point at the constraint that seems to state this sentence with other numbers
+            line += " " + "; ".join(f"{name} ({exprs[name]})" for name in blind)
+            line += (" is about this sentence but uses" if len(blind) == 1 else
                      " are about this sentence but use") + " none of its numbers."
-            for name in suspects:
-                about.setdefault(name, []).append((numbers, sentence))
+        for name in suspects:
+            if name not in blind:  # it took another number of the sentence ("4" of "4-wheeler", a price)
+                line += f" {name} ({exprs[name]}) is about this sentence but does not use {' and '.join(numbers)}."
+            about.setdefault(name, []).append((numbers, sentence))
         lines.append(line)
     described = {v.name: v.description or "" for v in ir.variables if not v.index}
     for name, found in about.items():

@@ -5,8 +5,9 @@ The ladder, each step adding one thing, so the evaluation harness can show where
   ir-oneshot    schema-constrained IR JSON, one call, no worked examples, no repair
   ir-examples   + worked examples in the prompt
   ir-repair     + the repair loop (parse errors, infeasible cores, checker violations fed back)
-  pipeline      + self-consistency voting over samples
-and `mzn-repair`: MiniZinc text with worked examples and compiler errors fed back, and
+  pipeline      + self-consistency voting over samples, skipped when the greedy sample is clean
+and `pipeline-vote-all` (always at least two samples), `mzn-repair`: MiniZinc text with worked examples
+and compiler errors fed back, and
 `ir-repair-quoted`: ir-repair with the model copying each constraint's sentence into the JSON (the
 earlier format; the IR strategies now attach sentences themselves, see agent.formalize.LEAN_SCHEMA).
 """
@@ -33,6 +34,9 @@ class Strategy:
     max_repairs: int = 3
     samples: int = 1
     lean: bool = True  # lean IR output (agent.formalize.LEAN_SCHEMA); False: the model quotes each sentence
+    # Voting stops after the greedy sample when it passed every check on its first attempt with no doubt
+    # (adaptive self-consistency): on the seeded NL4Opt 30 that was 19 of 30 problems, all but one right.
+    stop_when_clean: bool = True
     description: str = ""
 
 
@@ -45,7 +49,9 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     Strategy("ir-examples", examples=True, max_repairs=0, description="IR JSON with worked examples, one call"),
     Strategy("ir-repair", examples=True, max_repairs=3, description="IR JSON with examples and the repair loop"),
     Strategy("pipeline", examples=True, max_repairs=3, samples=3,
-             description="IR with examples, repair, and self-consistency voting over samples"),
+             description="IR with examples, repair, and voting over samples unless the first is clean"),
+    Strategy("pipeline-vote-all", examples=True, max_repairs=3, samples=3, stop_when_clean=False,
+             description="pipeline that votes even when the first sample is clean (until a majority agrees)"),
     Strategy("ir-repair-quoted", examples=True, max_repairs=3, lean=False,
              description="ir-repair with the model quoting each constraint's sentence (45% more tokens)"),
 )}
@@ -172,8 +178,15 @@ def vote(results: list[LoopResult], tol: float = 1e-6) -> tuple[int, float, list
     return best[0], sum(weight(i) for i in best) / total, clusters
 
 
+def is_clean(result: LoopResult) -> bool:
+    """A solved answer that needed no repair and raises no doubt: another sample would rarely overturn it."""
+    return (result.success and result.repairs == 0 and not result.doubts
+            and result.status in ("optimal", "feasible"))
+
+
 def _vote(problem: str, llm: LLM, strat: Strategy, config: LoopConfig, k: int, trace: Trace) -> LoopResult:
-    """Draw samples one by one; stop early once a majority of k already agrees (saves model time)."""
+    """Draw samples one by one; stop early once a majority of k already agrees, or after a clean greedy
+    sample when the strategy says so (saves model time)."""
     results: list[LoopResult] = []
     for i in range(k):
         # The first sample is greedy; the others sample above temperature 0 with their own seeds.
@@ -181,6 +194,9 @@ def _vote(problem: str, llm: LLM, strat: Strategy, config: LoopConfig, k: int, t
                       seed=None if config.seed is None else config.seed + 1000 * i)
         trace.step("sample", index=i + 1, of=k, temperature=cfg.temperature)
         results.append(_loop(llm, strat, cfg).run(problem, trace=trace))
+        if i == 0 and strat.stop_when_clean and is_clean(results[0]):
+            trace.step("stop", reason="the greedy sample is clean: solved on its first attempt, no doubts")
+            break
         best, _, clusters = vote(results)
         if clusters and max(len(c) for c in clusters) > k // 2:
             break

@@ -510,7 +510,9 @@ def solution_header(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
     if tokens.get("prompt") or tokens.get("completion"):
         effort += f", {tokens.get('prompt', 0):,} prompt + {tokens.get('completion', 0):,} completion tokens"
     rows.append(("effort", effort))
-    if payload.get("samples"):
+    if payload.get("samples") and len(payload["samples"]) == 1:
+        rows.append(("confidence", "no vote: the first sample passed every check with no doubt"))
+    elif payload.get("samples"):
         rows.append(("confidence", f"{payload.get('confidence', 1.0):.0%} of {len(payload['samples'])} samples"))
     else:
         rows.append(("confidence", f"{payload.get('confidence', 1.0):.0%}"))

@@ -143,7 +143,8 @@ def test_doubted_infeasibility_claims_do_not_outvote_a_clean_checked_solution() 
     problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_083"])))
     text = (FIXTURES / "doubted_infeasible_outvoted.txt").read_text(encoding="utf-8").strip()
     assert text == problem.problem.strip()
-    result = solve_problem(text, make_llm(f"replay:{FIXTURES / 'doubted_infeasible_outvoted.jsonl'}"), "pipeline")
+    replay = f"replay:{FIXTURES / 'doubted_infeasible_outvoted.jsonl'}"
+    result = solve_problem(text, make_llm(replay), "pipeline-vote-all")
     assert [(s["status"], s["doubts"]) for s in result.samples] == [("optimal", 0), ("infeasible", 2),
                                                                      ("infeasible", 2)]
     prompts = _repair_prompts(result)
@@ -151,6 +152,11 @@ def test_doubted_infeasibility_claims_do_not_outvote_a_clean_checked_solution() 
     assert any("A first model of this problem had these mistakes" in p for p in prompts)  # the hinted draw
     assert result.success and result.objective == 22.0 and result.confidence > 0.5
     assert strict_correct(result.objective, problem.answer, gt_status=problem.answer_status, pred_status=result.status)
+    # The pipeline itself stops after the clean greedy sample: one model call, the same right answer.
+    stopped = solve_problem(text, make_llm(replay), "pipeline")
+    assert len(stopped.samples) == 1 and stopped.objective == 22.0 and stopped.repairs == 0
+    assert sum(1 for e in stopped.trace.data["events"] if e["kind"] == "llm_call") == 1
+    assert any(e["kind"] == "stop" for e in stopped.trace.data["events"])
 
 
 def test_demands_written_as_one_total_are_doubted() -> None:
@@ -218,3 +224,40 @@ def test_an_answer_that_does_nothing_never_replaces_a_doubted_one_and_clean_samp
     print_answer(console, payload)
     assert "still doubtful" in console.export_text()
     assert answer_dict(result)["doubts"] == []  # the voted answer is clean
+
+
+def test_a_per_food_cap_written_as_a_total_is_named_with_its_rewrite() -> None:
+    """diet (datasets/examples), the embedded model's greedy answer in the examples run of 2026-12-01
+    (commit 89f07d9), copied verbatim: "at most 6 servings of any single food" became the sum of all five
+    foods <= 6, and calories took the prices as coefficients, so the menu was infeasible and three repairs
+    kept it so. The infeasible feedback now names the per-food cap and the calorie row from the text."""
+    from agent.formalize import parse_model_output
+    from agent.loop import _constraint_doubt_lines, _unused_number_lines
+    from solvers import solve
+
+    text = (Path(__file__).resolve().parents[1] / "datasets" / "examples" / "diet.txt").read_text()
+    raw = (Path(__file__).resolve().parent / "fixtures" / "diet_per_food_cap_as_total.json").read_text()
+    ir = parse_model_output(raw, text)
+    assert solve(ir.compile(), "milp", time_limit=10).status.value == "infeasible"
+    lines = _constraint_doubt_lines(ir, text)
+    cap = [line for line in lines if line.startswith("single_food_limit")]
+    assert len(cap) == 1 and "is about each one on its own" in cap[0]
+    assert cap[0].endswith("oatmeal_servings <= 6, milk_servings <= 6, lentils_servings <= 6, eggs_servings <= 6, "
+                           "bread_servings <= 6.")
+    assert not any(line.startswith(("calories", "protein", "calcium")) for line in lines)  # real sums: no doubt
+    suggestions = [line for line in _unused_number_lines(ir, text) if line.startswith("With those numbers")]
+    assert suggestions == ["With those numbers calories would read: 150*oatmeal_servings + 120*milk_servings + "
+                           "220*lentils_servings + 80*eggs_servings + 80*bread_servings >= 1600"]
+
+
+def test_a_limit_on_a_total_is_not_taken_for_a_per_item_cap() -> None:
+    from agent.formalize import per_item_limit_as_total
+
+    names = ["chairs", "tables"]
+    assert per_item_limit_as_total("chairs + tables <= 6", "At most 6 of each product can be made.", names) == (
+        names, "<=", "6")
+    assert per_item_limit_as_total("chairs + tables <= 6", "At most 6 units of each product can be made in total.",
+                                   names) is None
+    assert per_item_limit_as_total("chairs + tables <= 6", "The shop can make at most 6 pieces.", names) is None
+    assert per_item_limit_as_total("2*chairs + tables <= 6", "At most 6 hours for each of the machines.",
+                                   names) is None

@@ -6,7 +6,7 @@ import pytest
 
 import solvers
 from agent.loop import Attempt, LoopResult
-from agent.strategies import STRATEGIES, get_strategy, same_answer, structure, vote
+from agent.strategies import STRATEGIES, get_strategy, is_clean, same_answer, structure, vote
 from formalizers.ir import parse_ir
 
 
@@ -85,9 +85,21 @@ def test_doubts_weigh_a_sample_down_and_break_ties() -> None:
 
 def test_ladder() -> None:
     assert list(STRATEGIES) == ["mzn-oneshot", "mzn-repair", "ir-oneshot", "ir-examples", "ir-repair", "pipeline",
-                                "ir-repair-quoted"]
+                                "pipeline-vote-all", "ir-repair-quoted"]
+    assert get_strategy("pipeline").stop_when_clean and not get_strategy("pipeline-vote-all").stop_when_clean
     assert get_strategy("ir-repair").lean and not get_strategy("ir-repair-quoted").lean
     assert get_strategy("pipeline").samples > 1 and get_strategy("ir-oneshot").max_repairs == 0
     assert not get_strategy("ir-oneshot").examples and get_strategy("ir-examples").examples
     with pytest.raises(ValueError, match="unknown strategy"):
         get_strategy("magic")
+
+
+def test_only_a_first_time_doubt_free_solution_is_clean() -> None:
+    assert is_clean(_result(10))
+    repaired = _result(10)
+    repaired.repairs = 1
+    doubted = _result(10)
+    doubted.doubts = ["7 in \"...\" is used nowhere in the model"]
+    claimed = _result(None, success=True, status="infeasible", confirmed=True)
+    failed = _result(None, success=False, status="error")
+    assert not any(is_clean(r) for r in (repaired, doubted, claimed, failed))
