@@ -442,8 +442,17 @@ def copied_example(data: ModelIR) -> str | None:
     return None
 
 
+_SMALL_NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve").split()
+
+
 def _stems(text: str) -> set[str]:
-    return {w.lower()[:5] for w in _WORD.findall(text.replace("_", " "))}
+    """Word stems (first five letters); a small count in digits also as its word, so "a 4-wheeler" and the
+    variable four_wheelers share "four"."""
+    found = {w.lower()[:5] for w in _WORD.findall(text.replace("_", " "))}
+    for digits in re.findall(r"(?<![\d.,])(\d{1,2})(?![\d.,]*\d)", text):
+        if 0 < int(digits) < len(_SMALL_NUMBER_WORDS):
+            found.add(_SMALL_NUMBER_WORDS[int(digits)][:5])
+    return found
 
 
 # Words that state a limit's direction: a "<=" constraint comes from a sentence saying "at most", a ">="

@@ -134,25 +134,28 @@ def test_an_unused_sentence_names_the_constraint_written_with_other_numbers() ->
     assert invented.startswith("windrower_ratio (windrower_acres <= hay_harvester_acres) matches no sentence")
 
 
-def test_doubted_infeasibility_claims_do_not_outvote_a_clean_checked_solution() -> None:
-    """nl4opt_test_083, pipeline (recorded at commit 68dcb1a): the greedy sample solves (22, no doubt); both
-    sampled ones write the luggage limit as "4*four_wheelers + 3*three_wheelers >= 1000" (the 4 and 3 of
-    "4-wheeler"), leaving 60 and 40 unused, and repeat it through their repairs (one hinted fresh draw
-    included), so their infeasibility is "confirmed". Two doubted claims weigh less than one clean answer;
-    at commit 14d2a17, which counted them as two votes, the run reported this problem infeasible."""
+def test_a_coefficient_taken_from_a_name_is_shown_its_row_and_repaired() -> None:
+    """nl4opt_test_083, pipeline-vote-all (recorded on the code of the commit that added it): the greedy
+    sample solves (22, no doubt); the sampled one writes the luggage limit as "4*four_wheeler +
+    3*three_wheeler >= 1000" (the 4 and 3 of "4-wheeler"), which is infeasible with 60 and 40 unused.
+    At commit 68dcb1a the feedback did not tie luggage to those sentences (it uses a number of theirs,
+    the 4) and both sampled answers repeated the row to a "confirmed" infeasibility; now it names the
+    row and shows it with 60 and 40, the repair takes it, and the two samples agree on 22. The pipeline
+    itself stops after the clean greedy sample."""
     problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_083"])))
-    text = (FIXTURES / "doubted_infeasible_outvoted.txt").read_text(encoding="utf-8").strip()
+    text = (FIXTURES / "number_from_a_name.txt").read_text(encoding="utf-8").strip()
     assert text == problem.problem.strip()
-    replay = f"replay:{FIXTURES / 'doubted_infeasible_outvoted.jsonl'}"
+    replay = f"replay:{FIXTURES / 'number_from_a_name.jsonl'}"
     result = solve_problem(text, make_llm(replay), "pipeline-vote-all")
-    assert [(s["status"], s["doubts"]) for s in result.samples] == [("optimal", 0), ("infeasible", 2),
-                                                                     ("infeasible", 2)]
     prompts = _repair_prompts(result)
-    assert any("60 in" in p and "is used nowhere in the model" in p for p in prompts)
-    assert any("A first model of this problem had these mistakes" in p for p in prompts)  # the hinted draw
-    assert result.success and result.objective == 22.0 and result.confidence > 0.5
+    assert len(prompts) == 2 and "With those numbers luggage would read: 60*four_wheeler + 40*three_wheeler >= 1000" \
+        in prompts[1]  # prompts[0] is sample 2's first draw: the problem itself
+    assert "luggage (4*four_wheeler + 3*three_wheeler >= 1000) is about this sentence but does not use 60." \
+        in prompts[1]
+    assert [(s["status"], s["objective"], s["repairs"]) for s in result.samples] == [("optimal", 22.0, 0),
+                                                                                     ("optimal", 22.0, 1)]
+    assert result.success and result.confidence == 1.0
     assert strict_correct(result.objective, problem.answer, gt_status=problem.answer_status, pred_status=result.status)
-    # The pipeline itself stops after the clean greedy sample: one model call, the same right answer.
     stopped = solve_problem(text, make_llm(replay), "pipeline")
     assert len(stopped.samples) == 1 and stopped.objective == 22.0 and stopped.repairs == 0
     assert sum(1 for e in stopped.trace.data["events"] if e["kind"] == "llm_call") == 1
