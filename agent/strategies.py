@@ -172,8 +172,15 @@ def vote(results: list[LoopResult], tol: float = 1e-6) -> tuple[int, float, list
     def cleanest(c: list[int]) -> int:
         return -min(doubt_weight(getattr(results[i], "doubts", None) or []) for i in c)
 
-    scored = sorted(clusters, key=lambda c: (sum(weight(i) for i in c), any(results[i].success for i in c),
-                                             cleanest(c), -c[0]), reverse=True)
+    def doubted_claims(c: list[int]) -> bool:
+        # Infeasibility claims whose every model still raises doubts say "I could not model it" more often
+        # than "it cannot be done": they never outrank a solution that solved and checked (gasoline_blending:
+        # two such claims with one shape outweighed the greedy sample's clean, right 70400 by weight).
+        return all(not results[i].success and getattr(results[i], "doubts", None) for i in c)
+
+    scored = sorted(clusters, key=lambda c: (not doubted_claims(c), sum(weight(i) for i in c),
+                                             any(results[i].success for i in c), cleanest(c), -c[0]),
+                    reverse=True)
     best = scored[0]
     return best[0], sum(weight(i) for i in best) / total, clusters
 

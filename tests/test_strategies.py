@@ -71,6 +71,19 @@ def test_a_checked_solution_wins_a_tie_against_an_unrepaired_infeasible_sample()
     assert best == 1 and share == pytest.approx(0.5)
 
 
+def test_doubted_infeasibility_claims_never_outrank_a_checked_solution() -> None:
+    """gasoline_blending (examples run of 2026-12-02): the greedy sample solved and checked clean (continuous
+    blend); two sampled models of another shape stayed infeasible with unused numbers. By weight alone
+    (1 against 0.75 + 0.5) the claims won."""
+    clean = _result(70400, domain="continuous")
+    claims = [_result(1, success=False, status="infeasible", confirmed=True) for _ in range(2)]
+    claims[0].doubts, claims[1].doubts = ["400 unused"], ["400 unused", "600 unused"]
+    best, share, clusters = vote([clean, *claims])
+    assert best == 0 and len(clusters) == 2 and share < 0.5  # chosen, with the weight it really has
+    claims_clean = [_result(1, success=False, status="infeasible", confirmed=True) for _ in range(2)]
+    assert vote([clean, *claims_clean])[0] in (1, 2)  # undoubted claims still count as an answer
+
+
 def test_doubts_weigh_a_sample_down_and_break_ties() -> None:
     doubted, clean = _result(10), _result(12)
     doubted.doubts = ['5 in "..." is used nowhere in the model']
