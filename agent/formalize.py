@@ -480,13 +480,16 @@ def direction_conflict(expr: str, sentence: str) -> tuple[str, str] | None:
 
     Only for a limit against a constant ("x + y <= 100") whose number the sentence states right after
     words of one direction ("at least 100", "requires 1000 hours"): under a "<=" that is the inequality
-    flipped, a small model's most common slip. Words that describe a coefficient ("needs 20 kg for
-    lager") are not followed by the limit, and a sentence with both directions says nothing here.
+    flipped, a small model's most common slip; under "==" a bound written as an equality (unless the
+    sentence says "exactly"). Words that describe a coefficient ("needs 20 kg for lager") are not
+    followed by the limit, and a sentence with both directions says nothing here.
     """
     parts = _COMPARISON.split(expr)
     if len(parts) != 2 or all(re.search(r"[A-Za-z_]", p) for p in parts):
         return None
     direction = _direction(expr)
+    if direction is None and re.search(r"==|(?<![<>!=])=(?!=)", expr):
+        direction = "equal"  # an equality where the text may only state a bound ("requires 1000 hours")
     limits = {n for p in parts if not re.search(r"[A-Za-z_]", p) for n in _numbers(p)} - {0.0}
     if direction is None or not limits:
         return None
@@ -503,6 +506,8 @@ def direction_conflict(expr: str, sentence: str) -> tuple[str, str] | None:
     if len(said) != 1:
         return None
     kind, words = next(iter(said.items()))
+    if direction == "equal" and re.search(r"\b(exactly|precisely)\b", sentence, re.I):
+        return None
     return (words, "<=" if kind == "upper" else ">=") if kind != direction else None
 
 

@@ -432,7 +432,8 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
         flipped = direction_conflict(c.expr, c.source) if c.source and not c.forall else None
         if flipped is not None:
             words, want = flipped
-            lines.append(f'{c.name} ({c.expr}) points the wrong way: its sentence says "{words}" ("{c.source}"), '
+            how = "is an equality" if "=" in c.expr and not re.search(r"<|>", c.expr) else "points the wrong way"
+            lines.append(f'{c.name} ({c.expr}) {how}: its sentence says "{words}" ("{c.source}"), '
                          f"which needs {want}.")
     return lines
 

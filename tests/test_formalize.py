@@ -214,6 +214,12 @@ def test_suggest_coefficients(found: list, expr: str, expected: str | None) -> N
     ("x >= 2*y", "There must be at least twice as many x as y.", None),  # variables on both sides
     ("x <= 10", "At least 2 and at most 10 vans are used.", None),  # the limit's own words agree
     ("x >= 10", "At least 2 and at most 10 vans are used.", ("at most 10", "<=")),
+    # a bound written as an equality (nl4opt_test_050's greedy answer), unless the text says "exactly"
+    ("s + t == 1000", "For the summer term, the school requires 1000 hours of teaching availability.",
+     ("requires 1000", ">=")),
+    ("s + t = 1000", "The school requires exactly 1000 hours of teaching.", None),
+    ("s + t == 1000", "The school has 1000 hours of teaching.", None),
+    ("s + t != 1000", "The school requires 1000 hours of teaching.", None),
 ])
 def test_direction_conflict(expr: str, sentence: str, expected: tuple[str, str] | None) -> None:
     from agent.formalize import direction_conflict

@@ -264,3 +264,18 @@ def test_a_limit_on_a_total_is_not_taken_for_a_per_item_cap() -> None:
     assert per_item_limit_as_total("chairs + tables <= 6", "The shop can make at most 6 pieces.", names) is None
     assert per_item_limit_as_total("2*chairs + tables <= 6", "At most 6 hours for each of the machines.",
                                    names) is None
+
+
+def test_a_requirement_written_as_an_equality_is_doubted() -> None:
+    """nl4opt_test_050, the greedy answer of the pipeline run of 2026-12-02 (commit 062f9f8), copied verbatim:
+    "requires 1000 hours" written as "== 1000"; with hours as variables and pay per shift it stayed
+    infeasible through three repairs that kept the equality."""
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_050"])))
+    raw = (Path(__file__).resolve().parent / "fixtures" / "teachers_requirement_as_equality.json").read_text()
+    from agent.formalize import parse_model_output
+    from agent.loop import _constraint_doubt_lines
+
+    lines = _constraint_doubt_lines(parse_model_output(raw, problem.problem), problem.problem)
+    assert lines == ['hours (staff_hours + substitute_hours == 1000) is an equality: its sentence says "requires '
+                     '1000" ("For the summer term, the school requires 1000 hours of teaching availability."), '
+                     "which needs >=."]
