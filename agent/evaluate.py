@@ -633,7 +633,8 @@ def _score(problem: Problem, res: Any, cfg: Mapping[str, Any], grid: bool) -> di
                               pred_status=first[1], failure=first[2], tol=cfg["tolerance"],
                               loose_rel_tol=cfg["loose_rel_tol"])
             first_strict, first_loose = f["strict"], f["loose"]
-    greedy = getattr(res, "first_sample", None) if voted else None
+    # A voting strategy that stopped after a clean greedy sample ran one sample: that one is the greedy one.
+    greedy = getattr(res, "first_sample", None) if getattr(res, "samples", None) else None
     greedy_strict = None
     if greedy is not None and fields["strict"] is not None:
         # The ablation's "+ repair" step measured inside a voting run: the greedy sample, repaired, alone.

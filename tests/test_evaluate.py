@@ -243,6 +243,23 @@ def test_voting_first_attempt_is_the_greedy_sample(tmp_path: Path) -> None:
     assert (metrics["greedy_sample_correct"], metrics["greedy_sample_n"]) == (0, 1)
 
 
+def test_a_vote_stopped_after_a_clean_greedy_sample_counts_that_sample_as_the_greedy_one(tmp_path: Path) -> None:
+    def stopped(llm: LLM, trace: Any) -> Any:
+        trace.step("sample", index=1, of=3)
+        trace.step("formalize", attempt=1)
+        trace.step("solve", status="optimal", objective=7.0)
+        trace.step("attempt", index=1, outcome="SUCCESS")
+        trace.step("stop", reason="clean")
+        return answer(7.0, samples=[{}], trace=trace, first_sample=answer(7.0),
+                      attempts=[NS(outcome="SUCCESS", status="optimal", objective=7.0)])
+
+    rows = [{"id": "s", "problem": problem_text("s"), "answer": 7, "answer_status": "optimal"}]
+    metrics, records = run_table(tmp_path, rows, {"s": stopped}, strategy="pipeline")
+    assert records[0]["strict"] is True and records[0]["first_attempt_strict"] is True
+    assert records[0]["greedy_sample_strict"] is True
+    assert (metrics["greedy_sample_correct"], metrics["greedy_sample_n"]) == (1, 1)
+
+
 def test_exceptions_and_wall_clock_limit_never_end_the_run(tmp_path: Path) -> None:
     from agent.llm.errors import LLMError
 
