@@ -345,6 +345,18 @@ def constraints_about(sentence: str, constraints: list[tuple[str, str]], variabl
     return found
 
 
+def _limit_sides(expr: str) -> tuple[str, str, str] | None:
+    """(variable side, operator, constant side) of one comparison against a constant, the constant put on
+    the right ("800 >= x" is x <= 800); None for anything else."""
+    parts, ops = _COMPARISON.split(expr), _COMPARISON.findall(expr)
+    if len(parts) != 2 or len(ops) != 1:
+        return None
+    left, right, op = parts[0].strip(), parts[1].strip(), ops[0]
+    if re.search(r"[A-Za-z_]", right) and not re.search(r"[A-Za-z_]", left):
+        left, right, op = right, left, {"<=": ">=", ">=": "<=", "<": ">", ">": "<"}.get(op, op)
+    return None if re.search(r"[A-Za-z_]", right) else (left, op, right)
+
+
 def suggest_coefficients(sentence_numbers: list[tuple[list[str], str]], name: str, expr: str,
                          variables: dict[str, str]) -> str | None:
     """The constraint rewritten with the unused numbers of its sentences, one per variable, or None.
@@ -357,17 +369,10 @@ def suggest_coefficients(sentence_numbers: list[tuple[list[str], str]], name: st
     formula it is shown; this is only offered, and the checker judges whatever comes back.
     `variables` maps each variable name to its description.
     """
-    parts = _COMPARISON.split(expr)
-    ops = _COMPARISON.findall(expr)
-    if len(parts) != 2 or len(ops) != 1:
+    sides = _limit_sides(expr)
+    if sides is None:
         return None
-    left, right = parts
-    if re.search(r"[A-Za-z_]", right) and not re.search(r"[A-Za-z_]", left):
-        left, right, op = right, left, {"<=": ">=", ">=": "<=", "<": ">", ">": "<"}.get(ops[0], ops[0])
-    else:
-        op = ops[0]
-    if re.search(r"[A-Za-z_]", right):
-        return None
+    left, op, right = sides
     used = [v for v in variables if re.search(rf"\b{re.escape(v)}\b", left)]
     if len(used) < 2:
         return None
@@ -405,14 +410,10 @@ def per_item_limit_as_total(expr: str, sentence: str, variables: list[str]) -> t
     """
     if not sentence or not _EACH_ITEM.search(sentence) or _TOTAL_WORDS.search(sentence):
         return None
-    parts, ops = _COMPARISON.split(expr), _COMPARISON.findall(expr)
-    if len(parts) != 2 or len(ops) != 1 or ops[0] not in ("<=", ">=", "<", ">"):
+    sides = _limit_sides(expr)
+    if sides is None or sides[1] not in ("<=", ">=", "<", ">") or not _numbers(sides[2]) & _numbers(sentence):
         return None
-    left, right, op = parts[0].strip(), parts[1].strip(), ops[0]
-    if re.search(r"[A-Za-z_]", right) and not re.search(r"[A-Za-z_]", left):
-        left, right, op = right, left, {"<=": ">=", ">=": "<=", "<": ">", ">": "<"}[op]
-    if re.search(r"[A-Za-z_]", right) or not _numbers(right) & _numbers(sentence):
-        return None
+    left, op, right = sides
     terms = [t.strip() for t in left.split("+")]
     if len(terms) < 2 or len(set(terms)) != len(terms) or not all(t in variables for t in terms):
         return None

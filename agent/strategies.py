@@ -35,7 +35,7 @@ class Strategy:
     samples: int = 1
     lean: bool = True  # lean IR output (agent.formalize.LEAN_SCHEMA); False: the model quotes each sentence
     # Voting stops after the greedy sample when it passed every check on its first attempt with no doubt
-    # (adaptive self-consistency): on the seeded NL4Opt 30 that was 19 of 30 problems, all but one right.
+    # (adaptive self-consistency): in the 14d2a17 run on the seeded NL4Opt 30, 19 greedy samples, 16 right.
     stop_when_clean: bool = True
     description: str = ""
 
