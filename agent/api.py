@@ -462,12 +462,13 @@ class Modelwright:
         """
         from agent.formalize import (
             check_problem_text,
+            choose_layout,
             formalize_messages,
             output_schema,
             parse_model_output,
             repair_message,
         )
-        from agent.loop import LoopConfig
+        from agent.loop import MAX_TOKENS, LoopConfig
         from agent.strategies import get_strategy
         from agent.trace import Trace
         from formalizers.ir import IRError
@@ -482,13 +483,14 @@ class Modelwright:
         trace = Trace(problem=text, strategy=strat.name, step="formalize")
         llm = self.llm
         llm.trace = trace.record_llm
-        messages = formalize_messages(text, examples=strat.examples, lean=strat.lean)
+        layout = choose_layout(text, strat.layout)
+        messages = formalize_messages(text, examples=strat.examples, layout=layout)
         problems: list[str] = []
         for attempt in range(1, budget + 2):
             temperature = cfg.temperature if attempt == 1 else cfg.repair_temperature
             trace.step("formalize", attempt=attempt, temperature=temperature)
-            completion = llm.complete(messages, json_schema=output_schema(strat.lean), temperature=temperature,
-                                      max_tokens=cfg.max_tokens, timeout=cfg.llm_timeout,
+            completion = llm.complete(messages, json_schema=output_schema(layout), temperature=temperature,
+                                      max_tokens=cfg.max_tokens or MAX_TOKENS[layout], timeout=cfg.llm_timeout,
                                       seed=None if cfg.seed is None else cfg.seed + attempt)
             messages = messages + [{"role": "assistant", "content": completion.text}]
             try:

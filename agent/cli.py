@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.llm.base import DEFAULT_LLM_TIMEOUT
-from agent.strategies import STRATEGY_HELP
+from agent.strategies import LAYOUT_HELP, STRATEGY_HELP
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="English optimization problems -> validated models and solutions.")
@@ -274,6 +274,7 @@ def solve(problem: Annotated[str, typer.Argument(help="problem text file, or - f
                                                        help="OpenAI-compatible endpoint")] = None,
           target: Annotated[str, typer.Option(help="auto|minizinc|milp|smt|cpsat")] = "auto",
           strategy: Annotated[str, typer.Option(help=STRATEGY_HELP)] = "pipeline",
+          layout: Annotated[str | None, typer.Option(help=LAYOUT_HELP)] = None,
           samples: Annotated[int | None, typer.Option(min=1, max=50, help="formalizations to vote over")] = None,
           max_repairs: Annotated[int | None, typer.Option(min=0, max=20, help="repair rounds per sample")] = None,
           time_limit: Annotated[float, typer.Option(min=0.1, max=3600, help="seconds per solver call")] = 20.0,
@@ -288,12 +289,14 @@ def solve(problem: Annotated[str, typer.Argument(help="problem text file, or - f
     """Formalize an English problem with the language model, solve it, check it, repair it."""
     from agent.answer import answer_dict
     from agent.formalize import ProblemTextError
-    from agent.strategies import STRATEGIES, solve_problem
+    from agent.strategies import LAYOUTS, STRATEGIES, solve_problem
 
     if target not in TARGET_CHOICES or target == "all":
         raise _fail(f"unknown target '{target}'; choose one of auto, minizinc, milp, smt, cpsat")
     if strategy not in STRATEGIES:
         raise _fail(f"unknown strategy '{strategy}'; choose one of {', '.join(STRATEGIES)}")
+    if layout is not None and layout not in LAYOUTS:
+        raise _fail(f"unknown layout '{layout}'; choose one of {', '.join(LAYOUTS)}")
     text = _read_problem(problem)
     model = _make_llm(llm, base_url)
     status_line = err.status("formalizing with the language model…") if not as_json else None
@@ -301,7 +304,7 @@ def solve(problem: Annotated[str, typer.Argument(help="problem text file, or - f
         if status_line:
             status_line.start()
         result = solve_problem(text, model, strategy, samples=samples, seed=seed, time_limit=time_limit,
-                               target=target, max_repairs=max_repairs, llm_timeout=llm_timeout)
+                               target=target, max_repairs=max_repairs, llm_timeout=llm_timeout, layout=layout)
     except ProblemTextError as e:
         raise _fail(str(e)) from None
     finally:

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.llm.base import DEFAULT_LLM_TIMEOUT
-from agent.strategies import STRATEGY_HELP
+from agent.strategies import LAYOUT_HELP, STRATEGY_HELP
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -49,6 +49,7 @@ def eval_command(
     llm: Annotated[str, typer.Option("--llm", help="embedded | gguf:PATH | openai:MODEL | hf:NAME | replay:FILE")]
     = "embedded",
     strategy: Annotated[str, typer.Option(help=STRATEGY_HELP)] = "pipeline",
+    layout: Annotated[str | None, typer.Option(help=LAYOUT_HELP)] = None,
     samples: Annotated[int | None, typer.Option(min=1, help="samples to vote over (default: the strategy's)")]
     = None,
     limit: Annotated[int | None, typer.Option(min=0, help="first N problems after the seeded shuffle")] = None,
@@ -77,8 +78,9 @@ def eval_command(
     if target not in SOLVE_TARGETS:
         raise _fail(f"unknown target '{target}'; choose one of {', '.join(SOLVE_TARGETS)}")
     try:
-        run_eval(bench, llm_spec=llm, strategy=strategy, samples=samples, limit=limit, ids=_split_ids(ids),
-                 seed=seed, jobs=jobs, out_dir=out, tolerance=tolerance, subset=subset, time_limit=time_limit,
+        run_eval(bench, llm_spec=llm, strategy=strategy, layout=layout, samples=samples, limit=limit,
+                 ids=_split_ids(ids), seed=seed, jobs=jobs, out_dir=out, tolerance=tolerance, subset=subset,
+                 time_limit=time_limit,
                  llm_timeout=llm_timeout, target=target, problem_timeout=problem_timeout, progress=progress,
                  record=record, console=_err)
     except (EvalError, BenchmarkDataError) as exc:

@@ -74,8 +74,12 @@ MAX_MESSAGE = 2000
 IDENTITY_KEYS = (
     "benchmark", "bench_sha256", "subset", "answer_version", "answer_field", "llm", "llm_model_sha256",
     "strategy", "samples", "seed", "tolerance", "loose_rel_tol", "time_limit", "llm_timeout", "target",
-    "problem_timeout", "limit", "ids",
+    "problem_timeout", "limit", "ids", "layout",
 )
+# What a config.json written before a key existed meant by it. Runs before the layout option always
+# wrote the flat lean layout, which is what "auto" still picks for a problem stating fewer than 18
+# numbers (every NL4Opt problem); an older run over longer problems resumed now mixes the two.
+IDENTITY_DEFAULTS = {"layout": "auto"}
 _PACKAGES = (
     "modelwright", "pydantic", "ortools", "highspy", "pyomo", "z3-solver", "minizinc", "langgraph",
     "llama_cpp_python", "openai", "typer", "rich",
@@ -240,8 +244,9 @@ def config_diff(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list
     """Human-readable differences between two run identities (empty: same experiment)."""
     diffs = []
     for key in IDENTITY_KEYS:
-        if recorded.get(key) != current.get(key):
-            diffs.append(f"{key}: recorded {recorded.get(key)!r}, now {current.get(key)!r}")
+        before = recorded.get(key, IDENTITY_DEFAULTS.get(key))
+        if before != current.get(key):
+            diffs.append(f"{key}: recorded {before!r}, now {current.get(key)!r}")
     return diffs
 
 
@@ -760,6 +765,7 @@ def run_eval(
     *,
     llm_spec: str = "embedded",
     strategy: str = "pipeline",
+    layout: str | None = None,
     samples: int | None = None,
     limit: int | None = None,
     ids: list[str] | None = None,
@@ -800,6 +806,13 @@ def run_eval(
     sel = select_problems(bench, subset=subset, limit=limit, ids=ids, seed=seed)
     has_numeric = any(not isinstance(p.answer, GridAnswer) for p in sel.problems)
     strat, strategy_name, k = _resolve_strategy(strategy, samples, needed=has_numeric and numeric_solver is None)
+    if layout is not None and not isinstance(strat, str):
+        from agent.strategies import with_layout
+
+        try:
+            strat = with_layout(strat, layout)
+        except ValueError as exc:
+            raise EvalError(str(exc)) from None
     if not has_numeric:  # logic grids only: the puzzle solver runs, whatever --strategy says, with one sample
         strategy_name, k = "puzzle", 1
     try:
@@ -813,7 +826,7 @@ def run_eval(
         "llm": llm_spec, "llm_model_sha256": model_sha, "strategy": strategy_name, "samples": k, "seed": seed,
         "tolerance": float(tolerance), "loose_rel_tol": LOOSE_REL_TOL, "loose_protocol": LOOSE_PROTOCOL,
         "time_limit": float(time_limit), "llm_timeout": float(llm_timeout), "target": target,
-        "problem_timeout": float(problem_timeout),
+        "problem_timeout": float(problem_timeout), "layout": getattr(strat, "layout", None),
         "limit": limit, "ids": list(ids) if ids is not None else None, "n_selected": len(sel.problems),
     }
     out = Path(out_dir) if out_dir is not None else _default_out(sel, strategy_name)
@@ -1016,7 +1029,8 @@ def print_summary(metrics: Mapping[str, Any], config: Mapping[str, Any], out: Pa
     console = console or Console()
     name = config.get("benchmark") or config.get("bench_path")
     done = "" if metrics.get("complete", True) else " [yellow](incomplete: rerun the same command to resume)[/]"
-    console.print(f"[bold]{name}[/] subset {config.get('subset')} · strategy {config.get('strategy')} · llm "
+    layout = f" (layout {config['layout']})" if config.get("layout") not in (None, "auto") else ""
+    console.print(f"[bold]{name}[/] subset {config.get('subset')} · strategy {config.get('strategy')}{layout} · llm "
                   f"{config.get('llm')} · {metrics['n']} problems, {metrics['n_scored']} scored{done}",
                   highlight=False)
     table = Table(show_header=True, header_style="bold")

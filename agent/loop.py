@@ -16,8 +16,10 @@ from typing import Any, Literal, TypedDict
 
 from agent.formalize import (
     check_problem_text,
+    choose_layout,
     constraints_about,
     copied_example,
+    count_numbers,
     direction_conflict,
     expression_numbers,
     formalize_messages,
@@ -49,14 +51,21 @@ class LoopConfig:
     max_repairs: int = 3
     time_limit: float = 20.0  # per solver call
     llm_timeout: float = DEFAULT_LLM_TIMEOUT  # per model call
-    max_tokens: int = 1024
+    max_tokens: int | None = None  # per model call; None: the layout's own (MAX_TOKENS)
     temperature: float = 0.0  # first attempt; repairs sample above 0 so they do not repeat themselves
     repair_temperature: float = 0.5
     seed: int | None = 0
     check_zero: bool = True
     check_numbers: bool = True  # doubt an answer whose model leaves numbers of the text unused
     examples: bool = True  # worked examples in the prompt (off only for the ablation baseline)
-    lean: bool = True  # lean output: no copied sentences (attached afterwards), a few words of goal
+    # The output format (agent.strategies.LAYOUTS): "lean" (flat, no copied sentences, a few words of goal),
+    # "quoted" (flat, each constraint quotes its sentence), "indexed" (sets, parameter tables, forall) or
+    # "auto" (indexed for a problem stating many numbers, and after a flat answer ran out of tokens).
+    layout: str = "auto"
+
+
+# A flat model of a word problem fits 1,024 tokens; an indexed one copies its data tables as well.
+MAX_TOKENS = {"quoted": 1024, "lean": 1024, "indexed": 2048, "minizinc": 1024}
 
 
 @dataclass
@@ -95,6 +104,8 @@ class LoopState(TypedDict, total=False):
     hint: str  # the next attempt starts from the prompt, these doubts appended to the problem
     hinted: bool  # a hinted fresh draw was already spent
     cut: bool  # the model's answer stopped at the token limit
+    layout: str  # the output format of the current prompt (agent.strategies.LAYOUTS, never "auto")
+    relayout: bool  # the next attempt starts from the prompt in the indexed layout (a flat answer was cut)
 
 
 @dataclass
@@ -166,8 +177,10 @@ class RepairLoop:
         seed = None if cfg.seed is None else cfg.seed + attempt
         self.trace.step("formalize", attempt=attempt, temperature=temperature)
         try:
-            completion = self.llm.complete(state["messages"], json_schema=output_schema(cfg.lean),
-                                           temperature=temperature, max_tokens=cfg.max_tokens,
+            layout = state.get("layout", "lean")
+            completion = self.llm.complete(state["messages"], json_schema=output_schema(layout),
+                                           temperature=temperature,
+                                           max_tokens=cfg.max_tokens or MAX_TOKENS[layout],
                                            timeout=cfg.llm_timeout, seed=seed)
         except LLMError as e:
             return {"attempt": attempt, "outcome": "FATAL", "stage": "formalize",
@@ -187,9 +200,12 @@ class RepairLoop:
             self.trace.step("validate", ok=False, problems=e.problems, cut=state.get("cut", False))
             if state.get("cut") or feedback.startswith("the output is not valid JSON"):
                 # Cut off (the schema's grammar keeps anything complete valid): a broken half-answer in
-                # the context only confuses the next try, so it starts afresh.
+                # the context only confuses the next try, so it starts afresh; a flat answer that ran
+                # out of tokens starts afresh in the indexed layout when the layout is the loop's choice.
+                relayout = (state.get("cut", False) and self.config.layout == "auto"
+                            and state.get("layout") != "indexed")
                 return {"ir": None, "compiled": None, "outcome": "RETRY", "stage": "validate", "fresh": True,
-                        "feedback": "The answer was cut off before it was complete."}
+                        "relayout": relayout, "feedback": "The answer was cut off before it was complete."}
             return {"ir": None, "compiled": None, "outcome": "RETRY", "stage": "validate",
                     "feedback": f"It could not be read:\n{feedback}"}
         origin = copied_example(ir)
@@ -326,7 +342,12 @@ class RepairLoop:
             # model's context by the third repair and mostly distract it.
             messages = state["messages"]
             prompt = messages[:state.get("base_messages", len(messages) - 1)]
-            if state.get("hint"):
+            if state.get("relayout"):
+                update["messages"] = formalize_messages(state["problem"], examples=self.config.examples,
+                                                        layout="indexed")
+                update.update(layout="indexed", base_messages=len(update["messages"]), relayout=False)
+                self.trace.step("layout", layout="indexed", reason="the flat answer ran out of tokens")
+            elif state.get("hint"):
                 update["messages"] = prompt[:-1] + [hinted_problem_message(state["problem"], state["hint"])]
             elif state.get("fresh"):
                 update["messages"] = prompt  # a new draw (at the repair temperature), nothing to correct
@@ -367,9 +388,11 @@ class RepairLoop:
         problem = check_problem_text(problem)
         self.trace = trace or Trace(problem=problem)
         self.llm.trace = self.trace.record_llm
-        messages = formalize_messages(problem, examples=self.config.examples, lean=self.config.lean)
+        layout = choose_layout(problem, self.config.layout)
+        self.trace.step("layout", layout=layout, numbers=count_numbers(problem))
+        messages = formalize_messages(problem, examples=self.config.examples, layout=layout)
         state: LoopState = {"problem": problem, "messages": messages, "base_messages": len(messages),
-                            "attempt": 0, "attempts": [], "cores": []}
+                            "attempt": 0, "attempts": [], "cores": [], "layout": layout}
         limit = 6 * (self.config.max_repairs + 1) + 10
         final: LoopState = self.graph.invoke(state, {"recursion_limit": limit})
         return self._result(problem, final, time.perf_counter() - t0)

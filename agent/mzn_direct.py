@@ -13,7 +13,7 @@ from typing import Any
 
 from agent.formalize import check_problem_text, prompt_text, worked_examples
 from agent.llm import LLM, LLMError
-from agent.loop import Attempt, LoopConfig, LoopResult
+from agent.loop import MAX_TOKENS, Attempt, LoopConfig, LoopResult
 from agent.trace import Trace
 from solvers.result import SolveResult, Status
 
@@ -116,7 +116,8 @@ class MiniZincLoop:
             seed = None if cfg.seed is None else cfg.seed + index
             trace.step("formalize", attempt=index, temperature=temperature, language="minizinc")
             try:
-                completion = self.llm.complete(messages, temperature=temperature, max_tokens=cfg.max_tokens,
+                completion = self.llm.complete(messages, temperature=temperature,
+                                               max_tokens=cfg.max_tokens or MAX_TOKENS["minizinc"],
                                                timeout=cfg.llm_timeout, seed=seed)
             except LLMError as e:
                 fatal = f"language model failed: {e}"

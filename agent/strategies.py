@@ -33,7 +33,7 @@ class Strategy:
     examples: bool = True
     max_repairs: int = 3
     samples: int = 1
-    lean: bool = True  # lean IR output (agent.formalize.LEAN_SCHEMA); False: the model quotes each sentence
+    layout: str = "auto"  # IR output format (agent.strategies.LAYOUTS): auto picks lean or indexed per problem
     # Voting stops after the greedy sample when it passed every check on its first attempt with no doubt
     # (adaptive self-consistency): in the 14d2a17 run on the seeded NL4Opt 30, 19 greedy samples, 16 right.
     stop_when_clean: bool = True
@@ -52,10 +52,14 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
              description="IR with examples, repair, and voting over samples unless the first is clean"),
     Strategy("pipeline-vote-all", examples=True, max_repairs=3, samples=3, stop_when_clean=False,
              description="pipeline that votes even when the first sample is clean (until a majority agrees)"),
-    Strategy("ir-repair-quoted", examples=True, max_repairs=3, lean=False,
+    Strategy("ir-repair-quoted", examples=True, max_repairs=3, layout="quoted",
              description="ir-repair with the model quoting each constraint's sentence (45% more tokens)"),
 )}
 DEFAULT_STRATEGY = "pipeline"
+# IR output formats (agent.formalize): flat without or with quoted sentences, indexed (sets, tables,
+# forall), or auto: indexed for a problem that states many numbers (agent.formalize.choose_layout).
+LAYOUTS = ("auto", "lean", "indexed", "quoted")
+LAYOUT_HELP = "auto | lean | indexed | quoted: the IR output format (default: the strategy's, auto)"
 STRATEGY_HELP = " | ".join(STRATEGIES)
 
 
@@ -65,6 +69,15 @@ def get_strategy(strategy: Strategy | str) -> Strategy:
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy '{strategy}'; choose one of {', '.join(STRATEGIES)}")
     return STRATEGIES[strategy]
+
+
+def with_layout(strategy: Strategy, layout: str | None) -> Strategy:
+    """The strategy with another IR output format (None: unchanged)."""
+    if layout is None or layout == strategy.layout:
+        return strategy
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout '{layout}'; choose one of {', '.join(LAYOUTS)}")
+    return replace(strategy, layout=layout)
 
 
 def _loop(llm: LLM, strategy: Strategy, config: LoopConfig):
@@ -80,21 +93,23 @@ def _loop(llm: LLM, strategy: Strategy, config: LoopConfig):
 def solve_problem(problem: str, llm: LLM, strategy: Strategy | str = DEFAULT_STRATEGY, *,
                   samples: int | None = None, seed: int = 0, time_limit: float = 20.0, target: str = "auto",
                   max_repairs: int | None = None, llm_timeout: float = DEFAULT_LLM_TIMEOUT,
-                  trace: Trace | None = None) -> LoopResult:
+                  trace: Trace | None = None, layout: str | None = None) -> LoopResult:
     """Solve one English problem with a strategy; with samples > 1, vote over independent formalizations.
+
+    `layout` overrides the strategy's output format (agent.strategies.LAYOUTS).
 
     Raises `ProblemTextError` when the text cannot be a problem statement.
     """
     from agent.loop import LoopConfig
     from agent.trace import Trace
 
-    strat = get_strategy(strategy)
+    strat = with_layout(get_strategy(strategy), layout)
     k = max(1, samples if samples is not None else strat.samples)
-    config = LoopConfig(target=target, time_limit=time_limit, seed=seed, examples=strat.examples, lean=strat.lean,
+    config = LoopConfig(target=target, time_limit=time_limit, seed=seed, examples=strat.examples, layout=strat.layout,
                         llm_timeout=llm_timeout,
                         max_repairs=strat.max_repairs if max_repairs is None else max_repairs)
     trace = trace or Trace(problem=problem)
-    trace.data["meta"].update(strategy=strat.name, samples=k, seed=seed, target=target)
+    trace.data["meta"].update(strategy=strat.name, samples=k, seed=seed, target=target, layout=strat.layout)
     if k == 1:
         result = _loop(llm, strat, config).run(problem, trace=trace)
         result.strategy = strat.name

@@ -159,7 +159,8 @@ def _table_level(value: Any, depth: int, prefix: tuple, out: dict, index: list[s
     if isinstance(value, list):
         if len(value) != len(elements):
             raise IRError([f"{where}{list(prefix)}: {len(value)} entries for set "
-                           f"'{index[depth]}' of {len(elements)} elements"])
+                           f"'{index[depth]}' of {len(elements)} elements (one per element, in the set's "
+                           "order; or the set's elements are wrong)"])
         pairs: Any = zip(elements, value, strict=True)
     elif isinstance(value, dict):
         known = by_text[depth]
@@ -419,7 +420,11 @@ def compile_model(ir: ModelIR) -> CompiledModel:
         try:
             values = _table(p.value, p.index, sets, f"{where} value")
         except IRError as e:
+            # Still a known name, so the expressions using it report only their own faults: "unknown name"
+            # there made the model delete a parameter whose only fault was its shape (help_desk_shifts).
             problems.extend(e.problems)
+            placeholder = dict.fromkeys(_product([sets[s] for s in p.index]), 0)
+            params[p.name] = CompiledParam(p.name, p.index, 0 if not p.index else placeholder, True)
             continue
         integral = all(float(v).is_integer() for v in values.values())
         params[p.name] = CompiledParam(p.name, p.index, values[()] if not p.index else values, integral)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from agent.formalize import (
     FLAT_SCHEMA,
+    INDEXED_SCHEMA,
     LEAN_SCHEMA,
     attach_sources,
+    choose_layout,
     constraints_about,
     copied_example,
     formalize_messages,
@@ -79,7 +82,7 @@ def test_attach_sources_keeps_a_given_source_and_leaves_no_evidence_alone() -> N
 
 def test_worked_examples_recover_their_sentences() -> None:
     """The lean examples are the quoted ones minus the quotes: attachment must give the quotes back."""
-    for quoted in worked_examples(False):
+    for quoted in worked_examples("quoted"):
         lean = json.loads(json.dumps(quoted["model"]))
         for c in lean["constraints"]:
             c.pop("source")
@@ -99,10 +102,10 @@ def test_lean_output_parses_into_the_ir_with_sources_and_goal() -> None:
 
 
 def test_lean_and_quoted_prompts_match_their_schemas() -> None:
-    assert output_schema(True) is LEAN_SCHEMA and output_schema(False) is FLAT_SCHEMA
-    lean = formalize_messages("problem text", lean=True)
+    assert output_schema("lean") is LEAN_SCHEMA and output_schema("quoted") is FLAT_SCHEMA
+    lean = formalize_messages("problem text", layout="lean")
     quoted = formalize_messages("problem text")
-    assert len(lean) == len(quoted) == 2 * len(worked_examples(True)) + 2
+    assert len(lean) == len(quoted) == 2 * len(worked_examples("lean")) + 2
     for message in lean[2:-1:2]:  # the worked answers follow the lean schema's keys
         model = json.loads(message["content"])
         assert set(model["objective"]) == {"goal", "sense", "expr"}
@@ -148,7 +151,7 @@ def test_unused_numbers_accepts_percent_as_fraction_and_thousands() -> None:
 
 def test_a_repeated_worked_example_is_recognised() -> None:
     """Seen on help_desk_shifts: after a cut-off answer the model wrote the coconut example verbatim."""
-    coconut = worked_examples(True)[0]
+    coconut = worked_examples("lean")[0]
     ir = parse_model_output(json.dumps(coconut["model"]), "An unrelated problem with 3 numbers, 4 and 5 in it.")
     assert copied_example(ir) == coconut["origin"]
     other = json.loads(json.dumps(coconut["model"]))
@@ -240,3 +243,67 @@ def test_invented_numbers(problem: str, expr: str, expected: list[str]) -> None:
     from agent.formalize import invented_numbers
 
     assert invented_numbers(problem, expr) == expected
+
+
+@pytest.mark.parametrize("layout", ["quoted", "lean", "indexed"])
+def test_every_worked_example_follows_its_schema_and_solves(layout: str) -> None:
+    """The worked answers are what the grammar lets the model write, and each is a model that solves."""
+    import jsonschema
+
+    import solvers
+
+    for ex in worked_examples(layout):
+        jsonschema.validate(ex["model"], output_schema(layout))
+        ir = parse_model_output(json.dumps(ex["model"]), ex["problem"])
+        compiled = ir.compile()
+        assert solvers.solve(compiled, solvers.choose_target(compiled), time_limit=10).status.value == "optimal"
+
+
+def test_indexed_prompt_shows_tables_and_forall() -> None:
+    messages = formalize_messages("problem text", layout="indexed")
+    assert output_schema("indexed") is INDEXED_SCHEMA
+    assert "index sets" in messages[0]["content"]
+    answers = [json.loads(m["content"]) for m in messages[2:-1:2]]
+    assert all(a["sets"] and a["parameters"] for a in answers)
+    assert any(c["forall"] and "sum(" in c["expr"] for a in answers for c in a["constraints"])
+    assert any("t-1" in c["expr"] for a in answers for c in a["constraints"])  # the multi-period pattern
+
+
+def _bench_problem(name: str, problem_id: str) -> str:
+    path = Path(__file__).parents[1] / "datasets" / "benchmarks" / name
+    return next(row["problem"] for row in map(json.loads, path.open()) if row["id"] == problem_id)
+
+
+def test_auto_layout_keeps_word_problems_flat_and_indexes_tables() -> None:
+    examples = Path(__file__).parents[1] / "datasets" / "examples"
+    # nl4opt_test_... with 17 numbers, the most of any NL4Opt test problem, stays flat
+    most = max((json.loads(line)["problem"] for line in (examples.parent / "benchmarks" / "nl4opt.jsonl").open()),
+               key=lambda text: len(re.findall(r"\d", text)))
+    assert choose_layout(BAKERY) == "lean" and choose_layout(most) == "lean"
+    assert choose_layout((examples / "help_desk_shifts.txt").read_text()) == "indexed"
+    assert choose_layout(_bench_problem("optmath.jsonl", "optmath_141")) == "indexed"
+    assert choose_layout(BAKERY, "indexed") == "indexed" and choose_layout(BAKERY, "quoted") == "quoted"
+
+
+TRANSPORT = ("A cement company has three plants, Ashford, Belmont and Cedar, and serves two cities: Northfield and "
+             "Southport. Each week Ashford can ship up to 40 truckloads, Belmont up to 55 and Cedar up to 35. The "
+             "customers need at least 30 truckloads in Northfield and 25 in Southport. Shipping one truckload costs "
+             "$80 or $60 from Ashford, $90 or $120 from Belmont and $140 or $100 from Cedar, to Northfield or "
+             "Southport. Minimize the shipping cost.")
+
+
+def test_indexed_constraints_get_the_sentence_of_their_parameter_table() -> None:
+    """A `forall` row names no number itself: its parameters' numbers and names find the sentence."""
+    data = {"sets": [{"name": "Plants", "elements": ["Ashford", "Belmont", "Cedar"]},
+                     {"name": "Cities", "elements": ["Northfield", "Southport"]}],
+            "parameters": [{"name": "capacity", "index": ["Plants"], "value": [40, 55, 35]},
+                           {"name": "need", "index": ["Cities"], "value": [30, 25]}],
+            "variables": [{"name": "ship", "description": "truckloads", "index": ["Plants", "Cities"],
+                           "domain": "integer", "lower": 0}],
+            "constraints": [{"name": "supply", "forall": "plant in Plants",
+                             "expr": "sum(c in Cities)(ship[plant, c]) <= capacity[plant]"},
+                            {"name": "demand", "forall": "c in Cities",
+                             "expr": "sum(p in Plants)(ship[p, c]) >= need[c]"}]}
+    attach_sources(data, TRANSPORT)
+    parts = sentences(TRANSPORT)
+    assert [c["source"] for c in data["constraints"]] == [parts[1], parts[2]]

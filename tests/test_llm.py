@@ -689,7 +689,7 @@ def test_prefix_state_survives_a_new_process_and_a_damaged_file(tmp_path: Path,
     model = _cached_model()
     monkeypatch.setenv("MODELWRIGHT_CACHE", str(tmp_path))
     problem = (Path(__file__).resolve().parents[1] / "datasets" / "examples" / "bakery_integer.txt").read_text()
-    messages = formalize_messages(problem, lean=True)  # > 1,024 tokens: rules and worked examples
+    messages = formalize_messages(problem, layout="lean")  # > 1,024 tokens: rules and worked examples
     clear_model_cache()
     first = LlamaCppLLM(model, prefix_cache=True).complete(messages, max_tokens=12, timeout=900)
     files = list((tmp_path / "prefix").glob("*.kv"))

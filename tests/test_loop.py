@@ -10,6 +10,7 @@ it does with the answers. Ground truth comes from the benchmark file, not from t
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from agent.benchdata import load_benchmark
@@ -279,3 +280,30 @@ def test_a_requirement_written_as_an_equality_is_doubted() -> None:
     assert lines == ['hours (staff_hours + substitute_hours == 1000) is an equality: its sentence says "requires '
                      '1000" ("For the summer term, the school requires 1000 hours of teaching availability."), '
                      "which needs >=."]
+
+
+def test_a_flat_answer_cut_at_the_token_limit_is_drawn_again_in_the_indexed_layout() -> None:
+    """optmath_141's real lean answer ran out of 1,024 tokens spelling out 18 rows of coefficients; with the
+    layout left to the loop, the fresh draw is asked for sets and tables instead (and gets 2,048 tokens)."""
+    from agent.formalize import worked_examples
+    from agent.loop import MAX_TOKENS, RepairLoop
+    from agent.trace import Trace
+
+    cut = json.loads((FIXTURES.parent / "cut_flat_answer.json").read_text(encoding="utf-8"))
+    problem = load_benchmark("optmath", ids=[cut["problem_id"]])[0].problem
+    assert cut["finish_reason"] == "length" and cut["completion_tokens"] == cut["max_tokens"]
+    loop = RepairLoop(make_llm(f"replay:{FIXTURES / 'validate_repaired.jsonl'}"))
+    loop.trace = Trace(problem=problem)
+    messages = [{"role": "user", "content": problem}, {"role": "assistant", "content": cut["response"]}]
+    state = {"problem": problem, "messages": messages, "base_messages": 1, "attempt": 1, "attempts": [],
+             "raw": cut["response"], "cut": True, "layout": "lean", "stage": "formalize"}
+    state.update(loop._validate(state))
+    assert state["outcome"] == "RETRY" and state["fresh"] and state["relayout"]
+    update = loop._record(state)
+    assert update["layout"] == "indexed" and MAX_TOKENS["indexed"] > cut["max_tokens"]
+    assert "index sets" in update["messages"][0]["content"] and update["messages"][-1]["content"] == problem
+    assert update["base_messages"] == len(update["messages"]) == 2 * len(worked_examples("indexed")) + 2
+    # a layout the user chose is kept: the same cut answer is only drawn again
+    fixed = RepairLoop(loop.llm, replace(loop.config, layout="lean"))
+    fixed.trace = loop.trace
+    assert not fixed._validate({**state, "relayout": False})["relayout"]

@@ -100,7 +100,7 @@ def test_ladder() -> None:
     assert list(STRATEGIES) == ["mzn-oneshot", "mzn-repair", "ir-oneshot", "ir-examples", "ir-repair", "pipeline",
                                 "pipeline-vote-all", "ir-repair-quoted"]
     assert get_strategy("pipeline").stop_when_clean and not get_strategy("pipeline-vote-all").stop_when_clean
-    assert get_strategy("ir-repair").lean and not get_strategy("ir-repair-quoted").lean
+    assert get_strategy("ir-repair").layout == "auto" and get_strategy("ir-repair-quoted").layout == "quoted"
     assert get_strategy("pipeline").samples > 1 and get_strategy("ir-oneshot").max_repairs == 0
     assert not get_strategy("ir-oneshot").examples and get_strategy("ir-examples").examples
     with pytest.raises(ValueError, match="unknown strategy"):
