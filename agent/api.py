@@ -398,18 +398,20 @@ class Modelwright:
 
     `llm`: a backend spec (`embedded`, `gguf:PATH`, `openai:MODEL`, `hf:NAME`, `replay:FILE.jsonl`) or an LLM.
     `record`: append every model call to this JSONL, for `replay:` later (tests, demos without the model).
+    `layout`: the IR output format, overriding the strategy's (auto | lean | indexed | quoted).
     """
 
     def __init__(self, llm: str | LLM = "embedded", strategy: str = "pipeline", target: str = "auto",
                  time_limit: float = 20.0, samples: int | None = None, *, max_repairs: int | None = None,
                  seed: int = 0, llm_timeout: float = 1200.0, record: str | Path | None = None,
-                 pull: bool = True) -> None:
-        from agent.strategies import get_strategy
+                 pull: bool = True, layout: str | None = None) -> None:
+        from agent.strategies import get_strategy, with_layout
 
-        get_strategy(strategy)  # an unknown name fails here, not after the first model call
+        with_layout(get_strategy(strategy), layout)  # an unknown name fails here, not after the first model call
         if target not in ("auto", "minizinc", "milp", "smt", "cpsat"):
             raise ValueError(f"unknown target '{target}'; choose one of auto, minizinc, milp, smt, cpsat")
         self.strategy = strategy
+        self.layout = layout
         self.target = target
         self.time_limit = time_limit
         self.samples = samples
@@ -451,7 +453,7 @@ class Modelwright:
 
         result = solve_problem(_problem_text(problem), self.llm, self.strategy, samples=self.samples, seed=self.seed,
                                time_limit=self.time_limit, target=self.target, max_repairs=self.max_repairs,
-                               llm_timeout=self.llm_timeout)
+                               llm_timeout=self.llm_timeout, layout=self.layout)
         return Solution(result, llm=self.llm_spec, time_limit=self.time_limit)
 
     def formalize(self, problem: str | os.PathLike[str]) -> Formulation:
@@ -469,11 +471,11 @@ class Modelwright:
             repair_message,
         )
         from agent.loop import MAX_TOKENS, LoopConfig
-        from agent.strategies import get_strategy
+        from agent.strategies import get_strategy, with_layout
         from agent.trace import Trace
         from formalizers.ir import IRError
 
-        strat = get_strategy(self.strategy)
+        strat = with_layout(get_strategy(self.strategy), self.layout)
         if strat.language != "ir":
             raise ValueError(f"strategy '{strat.name}' writes MiniZinc text, not an IR; formalize with an IR "
                              "strategy (ir-repair, pipeline, ...)")

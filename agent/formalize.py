@@ -18,25 +18,22 @@ from formalizers.ir import IRError, ModelIR, parse_ir
 
 MAX_PROBLEM_CHARS = 20_000
 
+def _variables(*, indexed: bool) -> dict[str, Any]:
+    """The schema of the variable list; in the indexed layout each variable names its index sets."""
+    index = {"index": {"type": "array", "items": {"type": "string"}}} if indexed else {}
+    properties = {"name": {"type": "string"}, "description": {"type": "string"}, **index,
+                  "domain": {"type": "string", "enum": ["continuous", "integer", "binary"]},
+                  "lower": {"type": "number"}}
+    return {"type": "array", "minItems": 1,
+            "items": {"type": "object", "properties": properties, "required": list(properties)}}
+
+
 # The schema used for constrained decoding: the flat subset of the IR a word problem needs. It is a
 # valid IR by construction (sets and parameters are optional there); richer models use the full IR.
 FLAT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "variables": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "properties": {
-                    "name": {"type": "string"},
-                    "description": {"type": "string"},
-                    "domain": {"type": "string", "enum": ["continuous", "integer", "binary"]},
-                    "lower": {"type": "number"},
-                },
-                "required": ["name", "description", "domain", "lower"],
-            },
-        },
+        "variables": _variables(indexed=False),
         "constraints": {
             "type": "array",
             "items": {
@@ -123,21 +120,7 @@ INDEXED_SCHEMA: dict[str, Any] = {
                 "required": ["name", "index", "value"],
             },
         },
-        "variables": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "properties": {
-                    "name": {"type": "string"},
-                    "description": {"type": "string"},
-                    "index": {"type": "array", "items": {"type": "string"}},
-                    "domain": {"type": "string", "enum": ["continuous", "integer", "binary"]},
-                    "lower": {"type": "number"},
-                },
-                "required": ["name", "description", "index", "domain", "lower"],
-            },
-        },
+        "variables": _variables(indexed=True),
         "constraints": {
             "type": "array",
             "items": {

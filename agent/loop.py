@@ -308,10 +308,10 @@ class RepairLoop:
                               "anything: a requirement (at least, must meet, needs) is probably missing or has the "
                               "wrong direction.")
         for v in ir.variables:
-            value = result.values.get(v.name)
-            if v.domain == "continuous" and not v.index and isinstance(value, int | float) \
-                    and abs(value - round(value)) > 1e-6 and _counts_things(v.name, v.description or ""):
-                doubts.append(f'{v.name} = {value:g}, but "{v.description or v.name}" counts whole things: if they '
+            found = _fractional_entry(v.name, result.values.get(v.name))
+            if v.domain == "continuous" and found is not None and _counts_things(v.name, v.description or ""):
+                entry, value = found
+                doubts.append(f'{entry} = {value:g}, but "{v.description or v.name}" counts whole things: if they '
                               'cannot be split, make it "integer".')
         doubts += _same_left_side_lines(compiled)
         doubts += _constraint_doubt_lines(ir, state["problem"])
@@ -518,6 +518,19 @@ _COUNTING = re.compile(r"\b(number of|how many|count of)\b|^(num|n)_", re.I)
 
 def _counts_things(name: str, description: str) -> bool:
     return bool(_COUNTING.search(description) or _COUNTING.search(name))
+
+
+def _fractional_entry(name: str, value: Any, keys: tuple[str, ...] = ()) -> tuple[str, float] | None:
+    """The first entry of a variable's value that is not a whole number, as `x[a, b]` with its value."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _fractional_entry(name, item, (*keys, str(key)))
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool) and abs(value - round(value)) > 1e-6:
+        return (f"{name}[{', '.join(keys)}]" if keys else name), float(value)
+    return None
 
 
 def _all_zero(values: dict[str, Any]) -> bool:

@@ -276,6 +276,8 @@ def test_modelwright_rejects_bad_settings() -> None:
         Modelwright(strategy="nope")
     with pytest.raises(ValueError, match="target"):
         Modelwright(target="gurobi")
+    with pytest.raises(ValueError, match="layout"):
+        Modelwright(layout="tabular")
     with pytest.raises(ValueError):
         Modelwright(llm="nonsense-spec")
     with pytest.raises(ValueError, match="MiniZinc text"):

@@ -307,3 +307,12 @@ def test_a_flat_answer_cut_at_the_token_limit_is_drawn_again_in_the_indexed_layo
     fixed = RepairLoop(loop.llm, replace(loop.config, layout="lean"))
     fixed.trace = loop.trace
     assert not fixed._validate({**state, "relayout": False})["relayout"]
+
+
+def test_a_fractional_entry_of_an_indexed_count_is_named_by_its_index() -> None:
+    """The fractional-count doubt covers indexed variables too: it names the entry to look at."""
+    from agent.loop import _fractional_entry
+
+    assert _fractional_entry("trucks", 2.5) == ("trucks", 2.5)
+    assert _fractional_entry("send", {"North": {"Avon": 300.0, "Brook": 49.5}}) == ("send[North, Brook]", 49.5)
+    assert _fractional_entry("send", {"North": {"Avon": 300.0}}) is None and _fractional_entry("open", True) is None
