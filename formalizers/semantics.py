@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -296,6 +297,12 @@ class _Checker:
         if node.id in m.sets:
             self.error(where, f"'{node.id}' is a set; use it in a binding such as "
                        f"sum(i in {node.id})(...)", node, text)
+            return NUM
+        bound = re.search(rf"\b{re.escape(node.id)}\s+in\s+([A-Za-z_]\w*)", text)
+        if bound:  # a loop variable used outside its aggregate (forall s, sum over p, then need[p])
+            self.error(where, f"'{node.id}' is bound by '{bound.group(0)}' only inside that aggregate's "
+                       f"parentheses; to state this once per element of {bound.group(1)}, bind "
+                       f"'{bound.group(0)}' in forall instead", node, text)
             return NUM
         close = _closest(node.id, [*m.params, *m.variables, *scope])
         hint = f" (did you mean '{close}'?)" if close else ""

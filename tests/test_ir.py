@@ -133,3 +133,18 @@ def test_same_left_sides(exprs: list[str], groups: list[list[str]]) -> None:
           "objective": {"sense": "minimize", "expr": "x + y"}}
     found = same_left_sides(parse_ir(ir).compile())
     assert [[c.name for c in g] for g in found] == groups
+
+
+def test_a_loop_variable_used_outside_its_sum_says_where_to_bind_it() -> None:
+    """help_desk_shifts, indexed, as the embedded model wrote it: forall over starts, then need[p] outside
+    the sum that binds p. "unknown name 'p'" alone got the same row back; the message says what to move."""
+    data = {"sets": [{"name": "Periods", "elements": [1, 2, 3]}, {"name": "Starts", "elements": [1, 2]}],
+            "parameters": [{"name": "need", "index": ["Periods"], "value": [4, 7, 9]}],
+            "variables": [{"name": "start", "index": ["Starts"], "domain": "integer", "lower": 0}],
+            "constraints": [{"name": "shift_capacity", "forall": "s in Starts",
+                             "expr": "sum(p in Periods where p <= s)(start[s]) >= need[p]"}],
+            "objective": {"sense": "minimize", "expr": "sum(s in Starts)(start[s])"}}
+    with pytest.raises(IRError) as err:
+        parse_ir(data).compile()
+    assert "'p' is bound by 'p in Periods' only inside" in err.value.problems[0]
+    assert "bind 'p in Periods' in forall instead" in err.value.problems[0]
