@@ -703,6 +703,12 @@ def test_prefix_state_survives_a_new_process_and_a_damaged_file(tmp_path: Path,
     assert loaded.llama.n_tokens > 1024
     again = fresh.complete(messages, max_tokens=12, timeout=900)
     assert again.text == first.text
+    assert not fresh.prefix_store.restore(loaded.llama, prompt)  # it holds this family: nothing to load
+    # Another family in between (the indexed layout's prompt): back to the first, its state comes from disk
+    fresh.complete(formalize_messages(problem, layout="indexed"), max_tokens=12, timeout=900)
+    assert len(list((tmp_path / "prefix").glob("*.kv"))) == 2
+    assert fresh.prefix_store.restore(loaded.llama, prompt) and loaded.llama.n_tokens > 1024
+    assert fresh.complete(messages, max_tokens=12, timeout=900).text == first.text
 
     files[0].write_bytes(files[0].read_bytes()[: files[0].stat().st_size // 2])  # truncated in the state
     clear_model_cache()
