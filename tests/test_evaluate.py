@@ -420,13 +420,20 @@ def test_read_results_handles_cut_and_unterminated_lines(tmp_path: Path) -> None
 def test_resume_refuses_a_different_configuration(tmp_path: Path) -> None:
     rows = [{"id": "a", "problem": problem_text("a"), "answer": 1}]
     run_table(tmp_path, rows, {"a": answer(1.0)})
-    for change in ({"tolerance": 1e-3}, {"strategy": "ir-oneshot"}, {"seed": 1}, {"samples": 3}):
+    for change in ({"tolerance": 1e-3}, {"strategy": "ir-oneshot"}, {"seed": 1}, {"samples": 3},
+                   {"layout": "indexed"}):
         with pytest.raises(EvalError, match="different configuration") as info:
             run_table(tmp_path, rows, {"a": answer(1.0)}, **change)
         assert next(iter(change)) in str(info.value)
     # the same options resume (nothing left to do) instead of refusing
     metrics, records = run_table(tmp_path, rows, {"a": answer(1.0)})
     assert len(records) == 1 and metrics["complete"]
+    # a run recorded before the layout option existed resumes as "auto" (what it wrote for short problems)
+    config = tmp_path / "run" / "config.json"
+    data = json.loads(config.read_text())
+    assert data["config"].pop("layout") == "auto"
+    config.write_text(json.dumps(data))
+    assert len(run_table(tmp_path, rows, {"a": answer(1.0)})[1]) == 1
 
 
 def test_refuses_damaged_results_and_foreign_folders(tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ def test_stdin_empty() -> None:
 @pytest.mark.parametrize(("option", "value", "expected"), [
     ("--target", "cplex", "unknown target"),
     ("--strategy", "magic", "unknown strategy"),
+    ("--layout", "grid", "unknown layout"),
     ("--llm", "gpt5", "unknown backend spec"),
     ("--llm", "gguf:/no/such/model.gguf", "not found"),
 ])
