@@ -314,6 +314,7 @@ class RepairLoop:
                 doubts.append(f'{entry} = {value:g}, but "{v.description or v.name}" counts whole things: if they '
                               'cannot be split, make it "integer".')
         doubts += _same_left_side_lines(compiled)
+        doubts += _unused_parameter_lines(ir)
         doubts += _constraint_doubt_lines(ir, state["problem"])
         for c in ir.constraints:
             if not c.source and not c.forall:
@@ -459,6 +460,17 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
             lines.append(f'{c.name} ({c.expr}) {how}: its sentence says "{words}" ("{c.source}"), '
                          f"which needs {want}.")
     return lines
+
+
+def _unused_parameter_lines(ir: ModelIR) -> list[str]:
+    """One line per parameter that no constraint and not the objective uses: in the indexed layout the
+    model copies a table and then forgets it (warehouse_location: the opening costs, never in the sum)."""
+    used = set()
+    for text in [c.expr for c in ir.constraints] + [c.forall for c in ir.constraints] + \
+            [ir.objective.expr if ir.objective else ""]:
+        used.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+    return [f"{p.name} ({json.dumps(p.value)[:80]}) is a parameter that no constraint and not the objective uses: "
+            "the requirement or cost it stands for is missing." for p in ir.parameters if p.name not in used]
 
 
 def _same_model(a: ModelIR, b: ModelIR | dict[str, Any]) -> bool:

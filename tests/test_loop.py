@@ -316,3 +316,19 @@ def test_a_fractional_entry_of_an_indexed_count_is_named_by_its_index() -> None:
     assert _fractional_entry("trucks", 2.5) == ("trucks", 2.5)
     assert _fractional_entry("send", {"North": {"Avon": 300.0, "Brook": 49.5}}) == ("send[North, Brook]", 49.5)
     assert _fractional_entry("send", {"North": {"Avon": 300.0}}) is None and _fractional_entry("open", True) is None
+
+
+def test_a_parameter_table_that_nothing_uses_is_doubted() -> None:
+    """warehouse_location, indexed, as the embedded model wrote it: the opening costs copied into a table
+    and left out of the objective; the numbers are "used" (they are in the model), so only this line sees it."""
+    from agent.formalize import parse_model_output
+    from agent.loop import _unused_parameter_lines
+
+    fixture = json.loads((FIXTURES.parent / "warehouse_opening_cost_unused.json").read_text(encoding="utf-8"))
+    problem = (FIXTURES.parents[2] / "datasets" / "examples" / f"{fixture['example']}.txt").read_text()
+    ir = parse_model_output(fixture["response"], problem)
+    assert _unused_parameter_lines(ir) == [
+        "opening_cost ([500, 700, 450]) is a parameter that no constraint and not the objective uses: the "
+        "requirement or cost it stands for is missing."]
+    used = ir.model_copy(update={"parameters": [p for p in ir.parameters if p.name != "opening_cost"]})
+    assert _unused_parameter_lines(used) == []
