@@ -206,13 +206,30 @@ def is_clean(result: LoopResult) -> bool:
             and result.status in ("optimal", "feasible"))
 
 
+# Between 18 numbers (auto's threshold for the indexed layout) and this many, either layout may be the
+# one the model gets right: gasoline_blending (19 numbers, four components) was right flat and lost in
+# the indexed layout, transportation (19, a 3x4 cost table) the other way round. Votes there alternate.
+BOTH_LAYOUTS_BELOW = 40
+
+
+def sample_layouts(problem: str, layout: str) -> list[str]:
+    """The layout of each sample in turn: in the band where neither is clearly better, greedy indexed then
+    flat, so that agreement across two formalizations decides; otherwise the one layout throughout."""
+    from agent.formalize import INDEXED_FROM_NUMBERS, count_numbers
+
+    if layout == "auto" and INDEXED_FROM_NUMBERS <= count_numbers(problem) < BOTH_LAYOUTS_BELOW:
+        return ["indexed", "lean"]
+    return [layout]
+
+
 def _vote(problem: str, llm: LLM, strat: Strategy, config: LoopConfig, k: int, trace: Trace) -> LoopResult:
     """Draw samples one by one; stop early once a majority of k already agrees, or after a clean greedy
     sample when the strategy says so (saves model time)."""
     results: list[LoopResult] = []
+    layouts = sample_layouts(problem, config.layout)
     for i in range(k):
         # The first sample is greedy; the others sample above temperature 0 with their own seeds.
-        cfg = replace(config, temperature=0.0 if i == 0 else 0.7,
+        cfg = replace(config, temperature=0.0 if i == 0 else 0.7, layout=layouts[i % len(layouts)],
                       seed=None if config.seed is None else config.seed + 1000 * i)
         trace.step("sample", index=i + 1, of=k, temperature=cfg.temperature)
         results.append(_loop(llm, strat, cfg).run(problem, trace=trace))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import solvers
@@ -116,3 +118,16 @@ def test_only_a_first_time_doubt_free_solution_is_clean() -> None:
     claimed = _result(None, success=True, status="infeasible", confirmed=True)
     failed = _result(None, success=False, status="error")
     assert not any(is_clean(r) for r in (repaired, doubted, claimed, failed))
+
+
+def test_votes_in_the_band_between_layouts_alternate_them() -> None:
+    """gasoline_blending (19 numbers) was right flat and wrong indexed, transportation (19) the other way:
+    there the greedy sample is indexed and the next flat; far above or below, one layout throughout."""
+    from agent.strategies import sample_layouts
+
+    examples = Path(__file__).parents[1] / "datasets" / "examples"
+    for name in ("gasoline_blending", "transportation", "warehouse_location"):
+        assert sample_layouts((examples / f"{name}.txt").read_text(), "auto") == ["indexed", "lean"]
+    assert sample_layouts((examples / "help_desk_shifts.txt").read_text(), "auto") == ["auto"]  # 53 numbers
+    assert sample_layouts((examples / "bakery_integer.txt").read_text(), "auto") == ["auto"]
+    assert sample_layouts((examples / "transportation.txt").read_text(), "lean") == ["lean"]  # the user's choice
