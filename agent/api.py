@@ -463,6 +463,7 @@ class Modelwright:
         strategy's repair budget; `FormalizationError` (with the trace) when none is valid.
         """
         from agent.formalize import (
+            LAYOUTS,
             check_problem_text,
             choose_layout,
             formalize_messages,
@@ -470,7 +471,7 @@ class Modelwright:
             parse_model_output,
             repair_message,
         )
-        from agent.loop import MAX_TOKENS, LoopConfig
+        from agent.loop import LoopConfig
         from agent.strategies import get_strategy, with_layout
         from agent.trace import Trace
         from formalizers.ir import IRError
@@ -492,7 +493,7 @@ class Modelwright:
             temperature = cfg.temperature if attempt == 1 else cfg.repair_temperature
             trace.step("formalize", attempt=attempt, temperature=temperature)
             completion = llm.complete(messages, json_schema=output_schema(layout), temperature=temperature,
-                                      max_tokens=cfg.max_tokens or MAX_TOKENS[layout], timeout=cfg.llm_timeout,
+                                      max_tokens=cfg.max_tokens or LAYOUTS[layout].max_tokens, timeout=cfg.llm_timeout,
                                       seed=None if cfg.seed is None else cfg.seed + attempt)
             messages = messages + [{"role": "assistant", "content": completion.text}]
             try:

@@ -289,14 +289,16 @@ def solve(problem: Annotated[str, typer.Argument(help="problem text file, or - f
     """Formalize an English problem with the language model, solve it, check it, repair it."""
     from agent.answer import answer_dict
     from agent.formalize import ProblemTextError
-    from agent.strategies import LAYOUTS, STRATEGIES, solve_problem
+    from agent.strategies import STRATEGIES, check_layout, solve_problem
 
     if target not in TARGET_CHOICES or target == "all":
         raise _fail(f"unknown target '{target}'; choose one of auto, minizinc, milp, smt, cpsat")
     if strategy not in STRATEGIES:
         raise _fail(f"unknown strategy '{strategy}'; choose one of {', '.join(STRATEGIES)}")
-    if layout is not None and layout not in LAYOUTS:
-        raise _fail(f"unknown layout '{layout}'; choose one of {', '.join(LAYOUTS)}")
+    try:
+        layout = layout and check_layout(layout)
+    except ValueError as e:
+        raise _fail(str(e)) from None
     text = _read_problem(problem)
     model = _make_llm(llm, base_url)
     status_line = err.status("formalizing with the language model…") if not as_json else None

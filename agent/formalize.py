@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -134,12 +135,27 @@ INDEXED_SCHEMA: dict[str, Any] = {
     "required": ["sets", "parameters", "variables", "constraints", "objective"],
 }
 
-# layout -> (system prompt, worked examples, output schema)
-_LAYOUT_FILES: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "quoted": ("formalize_system.md", "examples.json", FLAT_SCHEMA),
-    "lean": ("formalize_system_lean.md", "examples_lean.json", LEAN_SCHEMA),
-    "indexed": ("formalize_system_indexed.md", "examples_indexed.json", INDEXED_SCHEMA),
+@dataclass(frozen=True)
+class Layout:
+    """One output format the model writes the IR in: its prompt files, decoding schema and token budget."""
+
+    system: str  # system prompt file in agent/prompts/
+    examples: str  # worked examples file in agent/prompts/
+    schema: dict[str, Any]
+    max_tokens: int  # per model call: a flat model of a word problem fits 1,024; an indexed one copies tables too
+    summary: str
+
+
+LAYOUTS: dict[str, Layout] = {
+    "lean": Layout("formalize_system_lean.md", "examples_lean.json", LEAN_SCHEMA, 1024,
+                   "flat, a few words of goal, no copied sentences"),
+    "indexed": Layout("formalize_system_indexed.md", "examples_indexed.json", INDEXED_SCHEMA, 2048,
+                      "sets, parameter tables and forall constraints"),
+    "quoted": Layout("formalize_system.md", "examples.json", FLAT_SCHEMA, 1024,
+                     "flat, each constraint quoting its sentence"),
 }
+# The MiniZinc strategies' answers are about as long as a flat IR.
+MINIZINC_MAX_TOKENS = 1024
 # "auto" writes a problem with more numbers than this in the indexed format. The largest NL4Opt test
 # problem states 17, which the flat format handles; the table-driven examples and nearly all of
 # OptMATH-Bench (median 79) state more.
@@ -148,7 +164,7 @@ INDEXED_FROM_NUMBERS = 18
 
 def output_schema(layout: str) -> dict[str, Any]:
     """The JSON Schema that constrains decoding in this layout (not "auto": see `choose_layout`)."""
-    return _LAYOUT_FILES[layout][2]
+    return LAYOUTS[layout].schema
 
 
 def count_numbers(text: str) -> int:
@@ -177,7 +193,7 @@ def prompt_text(name: str) -> str:
 
 @cache
 def worked_examples(layout: str = "quoted") -> list[dict[str, Any]]:
-    return json.loads(prompt_text(_LAYOUT_FILES[layout][1]))
+    return json.loads(prompt_text(LAYOUTS[layout].examples))
 
 
 def check_problem_text(text: str) -> str:
@@ -206,7 +222,7 @@ def _compact(model: dict[str, Any]) -> str:
 
 def formalize_messages(problem: str, *, examples: bool = True, layout: str = "quoted") -> list[dict[str, str]]:
     """System rules, the worked examples as past turns (unless `examples=False`), then the problem."""
-    messages = [{"role": "system", "content": prompt_text(_LAYOUT_FILES[layout][0]).strip()}]
+    messages = [{"role": "system", "content": prompt_text(LAYOUTS[layout].system).strip()}]
     for ex in worked_examples(layout) if examples else []:
         messages.append({"role": "user", "content": ex["problem"]})
         messages.append({"role": "assistant", "content": _compact(ex["model"])})
@@ -502,7 +518,7 @@ def copied_example(data: ModelIR) -> str | None:
     """The origin of the worked example this model repeats, if it is one (a small model's way out
     when lost: it answers an earlier question instead of this one)."""
     exprs = {c.expr.replace(" ", "") for c in data.constraints}
-    for layout in _LAYOUT_FILES:
+    for layout in LAYOUTS:
         for ex in worked_examples(layout):
             theirs = {str(c["expr"]).replace(" ", "") for c in ex["model"]["constraints"]}
             if exprs and exprs == theirs:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
 from agent.formalize import (
+    LAYOUTS,
     check_problem_text,
     choose_layout,
     constraints_about,
@@ -51,21 +52,16 @@ class LoopConfig:
     max_repairs: int = 3
     time_limit: float = 20.0  # per solver call
     llm_timeout: float = DEFAULT_LLM_TIMEOUT  # per model call
-    max_tokens: int | None = None  # per model call; None: the layout's own (MAX_TOKENS)
+    max_tokens: int | None = None  # per model call; None: the layout's own (agent.formalize.LAYOUTS)
     temperature: float = 0.0  # first attempt; repairs sample above 0 so they do not repeat themselves
     repair_temperature: float = 0.5
     seed: int | None = 0
     check_zero: bool = True
     check_numbers: bool = True  # doubt an answer whose model leaves numbers of the text unused
     examples: bool = True  # worked examples in the prompt (off only for the ablation baseline)
-    # The output format (agent.strategies.LAYOUTS): "lean" (flat, no copied sentences, a few words of goal),
-    # "quoted" (flat, each constraint quotes its sentence), "indexed" (sets, parameter tables, forall) or
-    # "auto" (indexed for a problem stating many numbers, and after a flat answer ran out of tokens).
+    # The output format: one of agent.formalize.LAYOUTS, or "auto" (indexed for a problem stating many
+    # numbers, and after a flat answer ran out of tokens).
     layout: str = "auto"
-
-
-# A flat model of a word problem fits 1,024 tokens; an indexed one copies its data tables as well.
-MAX_TOKENS = {"quoted": 1024, "lean": 1024, "indexed": 2048, "minizinc": 1024}
 
 
 @dataclass
@@ -104,7 +100,7 @@ class LoopState(TypedDict, total=False):
     hint: str  # the next attempt starts from the prompt, these doubts appended to the problem
     hinted: bool  # a hinted fresh draw was already spent
     cut: bool  # the model's answer stopped at the token limit
-    layout: str  # the output format of the current prompt (agent.strategies.LAYOUTS, never "auto")
+    layout: str  # the output format of the current prompt (agent.formalize.LAYOUTS, never "auto")
     relayout: bool  # the next attempt starts from the prompt in the indexed layout (a flat answer was cut)
 
 
@@ -180,7 +176,7 @@ class RepairLoop:
             layout = state.get("layout", "lean")
             completion = self.llm.complete(state["messages"], json_schema=output_schema(layout),
                                            temperature=temperature,
-                                           max_tokens=cfg.max_tokens or MAX_TOKENS[layout],
+                                           max_tokens=cfg.max_tokens or LAYOUTS[layout].max_tokens,
                                            timeout=cfg.llm_timeout, seed=seed)
         except LLMError as e:
             return {"attempt": attempt, "outcome": "FATAL", "stage": "formalize",

@@ -11,9 +11,9 @@ import re
 import time
 from typing import Any
 
-from agent.formalize import check_problem_text, prompt_text, worked_examples
+from agent.formalize import MINIZINC_MAX_TOKENS, check_problem_text, prompt_text, worked_examples
 from agent.llm import LLM, LLMError
-from agent.loop import MAX_TOKENS, Attempt, LoopConfig, LoopResult
+from agent.loop import Attempt, LoopConfig, LoopResult
 from agent.trace import Trace
 from solvers.result import SolveResult, Status
 
@@ -117,7 +117,7 @@ class MiniZincLoop:
             trace.step("formalize", attempt=index, temperature=temperature, language="minizinc")
             try:
                 completion = self.llm.complete(messages, temperature=temperature,
-                                               max_tokens=cfg.max_tokens or MAX_TOKENS["minizinc"],
+                                               max_tokens=cfg.max_tokens or MINIZINC_MAX_TOKENS,
                                                timeout=cfg.llm_timeout, seed=seed)
             except LLMError as e:
                 fatal = f"language model failed: {e}"

@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from agent.formalize import LAYOUTS
 from agent.llm.base import DEFAULT_LLM_TIMEOUT
 
 if TYPE_CHECKING:  # the loop pulls in solvers and LangGraph: the CLI's help needs only the table below
@@ -33,7 +34,7 @@ class Strategy:
     examples: bool = True
     max_repairs: int = 3
     samples: int = 1
-    layout: str = "auto"  # IR output format (agent.strategies.LAYOUTS): auto picks lean or indexed per problem
+    layout: str = "auto"  # IR output format (LAYOUT_CHOICES): auto picks lean or indexed per problem
     # Voting stops after the greedy sample when it passed every check on its first attempt with no doubt
     # (adaptive self-consistency): in the 14d2a17 run on the seeded NL4Opt 30, 19 greedy samples, 16 right.
     stop_when_clean: bool = True
@@ -56,10 +57,10 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
              description="ir-repair with the model quoting each constraint's sentence (45% more tokens)"),
 )}
 DEFAULT_STRATEGY = "pipeline"
-# IR output formats (agent.formalize): flat without or with quoted sentences, indexed (sets, tables,
-# forall), or auto: indexed for a problem that states many numbers (agent.formalize.choose_layout).
-LAYOUTS = ("auto", "lean", "indexed", "quoted")
-LAYOUT_HELP = "auto | lean | indexed | quoted: the IR output format (default: the strategy's, auto)"
+# IR output formats: those of agent.formalize.LAYOUTS, or auto: indexed for a problem that states many
+# numbers (agent.formalize.choose_layout).
+LAYOUT_CHOICES = ("auto", *LAYOUTS)
+LAYOUT_HELP = " | ".join(LAYOUT_CHOICES) + ": the IR output format (default: the strategy's, auto)"
 STRATEGY_HELP = " | ".join(STRATEGIES)
 
 
@@ -75,9 +76,13 @@ def with_layout(strategy: Strategy, layout: str | None) -> Strategy:
     """The strategy with another IR output format (None: unchanged)."""
     if layout is None or layout == strategy.layout:
         return strategy
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout '{layout}'; choose one of {', '.join(LAYOUTS)}")
-    return replace(strategy, layout=layout)
+    return replace(strategy, layout=check_layout(layout))
+
+
+def check_layout(layout: str) -> str:
+    if layout not in LAYOUT_CHOICES:
+        raise ValueError(f"unknown layout '{layout}'; choose one of {', '.join(LAYOUT_CHOICES)}")
+    return layout
 
 
 def _loop(llm: LLM, strategy: Strategy, config: LoopConfig):
@@ -96,7 +101,7 @@ def solve_problem(problem: str, llm: LLM, strategy: Strategy | str = DEFAULT_STR
                   trace: Trace | None = None, layout: str | None = None) -> LoopResult:
     """Solve one English problem with a strategy; with samples > 1, vote over independent formalizations.
 
-    `layout` overrides the strategy's output format (agent.strategies.LAYOUTS).
+    `layout` overrides the strategy's output format (LAYOUT_CHOICES).
 
     Raises `ProblemTextError` when the text cannot be a problem statement.
     """

@@ -285,8 +285,8 @@ def test_a_requirement_written_as_an_equality_is_doubted() -> None:
 def test_a_flat_answer_cut_at_the_token_limit_is_drawn_again_in_the_indexed_layout() -> None:
     """optmath_141's real lean answer ran out of 1,024 tokens spelling out 18 rows of coefficients; with the
     layout left to the loop, the fresh draw is asked for sets and tables instead (and gets 2,048 tokens)."""
-    from agent.formalize import worked_examples
-    from agent.loop import MAX_TOKENS, RepairLoop
+    from agent.formalize import LAYOUTS, worked_examples
+    from agent.loop import RepairLoop
     from agent.trace import Trace
 
     cut = json.loads((FIXTURES.parent / "cut_flat_answer.json").read_text(encoding="utf-8"))
@@ -300,7 +300,7 @@ def test_a_flat_answer_cut_at_the_token_limit_is_drawn_again_in_the_indexed_layo
     state.update(loop._validate(state))
     assert state["outcome"] == "RETRY" and state["fresh"] and state["relayout"]
     update = loop._record(state)
-    assert update["layout"] == "indexed" and MAX_TOKENS["indexed"] > cut["max_tokens"]
+    assert update["layout"] == "indexed" and LAYOUTS["indexed"].max_tokens > cut["max_tokens"]
     assert "index sets" in update["messages"][0]["content"] and update["messages"][-1]["content"] == problem
     assert update["base_messages"] == len(update["messages"]) == 2 * len(worked_examples("indexed")) + 2
     # a layout the user chose is kept: the same cut answer is only drawn again
