@@ -325,7 +325,8 @@ class RepairLoop:
         ir = state.get("ir")
         result = state.get("result") if state.get("stage") in ("solve", "check", "done") else None
         attempt = Attempt(index=state.get("attempt", 0), outcome=state.get("outcome", "FATAL"),
-                          stage=state.get("stage", "formalize"), feedback=state.get("feedback", ""),
+                          stage=state.get("stage", "formalize"),
+                          feedback=state.get("feedback") or state.get("fatal", ""),
                           ir=json.loads(ir.model_dump_json(exclude_defaults=True)) if ir else None,
                           status=result.status.value if result else None,
                           objective=result.objective if result else None,

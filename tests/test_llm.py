@@ -315,7 +315,7 @@ class EchoLLM(LLM):
         self.calls += 1
         text = messages[-1]["content"][::-1] + (f"#{self.calls}" if temperature > 0 else "")
         if "slow" in text:
-            raise LLMTimeout("too slow", partial="par")
+            raise LLMTimeout("too slow", partial="par", prompt_tokens=3, completion_tokens=1)
         return Completion(text, 3, 2, 0.01, self.model, self.backend, "stop")
 
 
@@ -331,6 +331,7 @@ def test_trace_records_every_call_and_errors() -> None:
     assert first["messages"] == [{"role": "user", "content": "abc"}]
     assert first["prompt_tokens"] == 3 and first["completion_tokens"] == 2
     assert second["error"].startswith("LLMTimeout") and second["partial"] == "par"
+    assert second["completion_tokens"] == 1  # a cut call's tokens count in the run's figures
     seen: list[dict[str, Any]] = []
     EchoLLM(trace=seen.append).complete([{"role": "user", "content": "x"}])
     assert len(seen) == 1
@@ -585,6 +586,7 @@ def test_embedded_timeout_during_generation(embedded: LLM) -> None:
     assert time.monotonic() - t0 < 5
     if "generation stopped" in str(info.value):  # (a single token slower than 1 s aborts instead)
         assert info.value.partial.startswith("1")  # the text produced before the stop is kept
+        assert info.value.completion_tokens and info.value.completion_tokens < 64
 
 
 @pytest.mark.model

@@ -189,6 +189,7 @@ class LLM(ABC):
         }
         if isinstance(error, LLMTimeout):
             rec["partial"] = error.partial
+            rec["prompt_tokens"], rec["completion_tokens"] = error.prompt_tokens, error.completion_tokens
         if callable(self.trace):
             self.trace(rec)
         else:

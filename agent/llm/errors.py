@@ -12,12 +12,16 @@ class LLMError(RuntimeError):
 
 
 class LLMTimeout(LLMError):
-    """A call ran past its time limit; `partial` holds whatever text was produced before the stop."""
+    """A call ran past its time limit; `partial` holds whatever text was produced before the stop, and the
+    token counts (when the backend knows them) what the cut call cost, for the run's token figures."""
 
-    def __init__(self, message: str, *, partial: str = "", seconds: float = 0.0) -> None:
+    def __init__(self, message: str, *, partial: str = "", seconds: float = 0.0,
+                 prompt_tokens: int | None = None, completion_tokens: int | None = None) -> None:
         super().__init__(message)
         self.partial = partial
         self.seconds = seconds
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = completion_tokens
 
 
 class ContextTooLong(LLMError):

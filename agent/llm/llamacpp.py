@@ -510,6 +510,8 @@ class LlamaCppLLM(LLM):
                 f"{out['usage']['completion_tokens']} tokens",
                 partial=text,
                 seconds=seconds,
+                prompt_tokens=int(out["usage"].get("prompt_tokens", len(prompt))),
+                completion_tokens=int(out["usage"]["completion_tokens"]),
             )
         usage = out.get("usage") or {}
         return Completion(
