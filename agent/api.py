@@ -463,7 +463,6 @@ class Modelwright:
         strategy's repair budget; `FormalizationError` (with the trace) when none is valid.
         """
         from agent.formalize import (
-            LAYOUTS,
             check_problem_text,
             choose_layout,
             formalize_messages,
@@ -471,6 +470,7 @@ class Modelwright:
             parse_model_output,
             repair_message,
         )
+        from agent.layouts import LAYOUTS
         from agent.loop import LoopConfig
         from agent.strategies import get_strategy, with_layout
         from agent.trace import Trace

@@ -295,10 +295,11 @@ def solve(problem: Annotated[str, typer.Argument(help="problem text file, or - f
         raise _fail(f"unknown target '{target}'; choose one of auto, minizinc, milp, smt, cpsat")
     if strategy not in STRATEGIES:
         raise _fail(f"unknown strategy '{strategy}'; choose one of {', '.join(STRATEGIES)}")
-    try:
-        layout = layout and check_layout(layout)
-    except ValueError as e:
-        raise _fail(str(e)) from None
+    if layout is not None:
+        try:
+            check_layout(layout)
+        except ValueError as e:
+            raise _fail(str(e)) from None
     text = _read_problem(problem)
     model = _make_llm(llm, base_url)
     status_line = err.status("formalizing with the language model…") if not as_json else None

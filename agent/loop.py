@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
 from agent.formalize import (
-    LAYOUTS,
     check_problem_text,
     choose_layout,
     constraints_about,
@@ -34,6 +33,7 @@ from agent.formalize import (
     suggest_coefficients,
     unused_numbers,
 )
+from agent.layouts import LAYOUTS
 from agent.llm import LLM, LLMError
 from agent.llm.base import DEFAULT_LLM_TIMEOUT
 from agent.trace import Trace
@@ -52,14 +52,14 @@ class LoopConfig:
     max_repairs: int = 3
     time_limit: float = 20.0  # per solver call
     llm_timeout: float = DEFAULT_LLM_TIMEOUT  # per model call
-    max_tokens: int | None = None  # per model call; None: the layout's own (agent.formalize.LAYOUTS)
+    max_tokens: int | None = None  # per model call; None: the layout's own (agent.layouts.LAYOUTS)
     temperature: float = 0.0  # first attempt; repairs sample above 0 so they do not repeat themselves
     repair_temperature: float = 0.5
     seed: int | None = 0
     check_zero: bool = True
     check_numbers: bool = True  # doubt an answer whose model leaves numbers of the text unused
     examples: bool = True  # worked examples in the prompt (off only for the ablation baseline)
-    # The output format: one of agent.formalize.LAYOUTS, or "auto" (indexed for a problem stating many
+    # The output format: one of agent.layouts.LAYOUTS, or "auto" (indexed for a problem stating many
     # numbers, and after a flat answer ran out of tokens).
     layout: str = "auto"
 
@@ -100,7 +100,7 @@ class LoopState(TypedDict, total=False):
     hint: str  # the next attempt starts from the prompt, these doubts appended to the problem
     hinted: bool  # a hinted fresh draw was already spent
     cut: bool  # the model's answer stopped at the token limit
-    layout: str  # the output format of the current prompt (agent.formalize.LAYOUTS, never "auto")
+    layout: str  # the output format of the current prompt (agent.layouts.LAYOUTS, never "auto")
     relayout: bool  # the next attempt starts from the prompt in the indexed layout (a flat answer was cut)
 
 

@@ -11,13 +11,14 @@ import re
 import time
 from typing import Any
 
-from agent.formalize import MINIZINC_MAX_TOKENS, check_problem_text, prompt_text, worked_examples
+from agent.formalize import check_problem_text, prompt_text, worked_examples
 from agent.llm import LLM, LLMError
 from agent.loop import Attempt, LoopConfig, LoopResult
 from agent.trace import Trace
 from solvers.result import SolveResult, Status
 
 MAX_MODEL_CHARS = 20_000
+MAX_TOKENS = 1024  # per model call: a MiniZinc model of a word problem is about as long as a flat IR
 _FENCE = re.compile(r"```[a-zA-Z]*\n?(.*?)```", re.S)
 _INCLUDE = re.compile(r'^\s*include\s+"([^"]*)"\s*;', re.M)
 _STD_INCLUDE = re.compile(r"^[A-Za-z0-9_]+\.mzn$")
@@ -117,7 +118,7 @@ class MiniZincLoop:
             trace.step("formalize", attempt=index, temperature=temperature, language="minizinc")
             try:
                 completion = self.llm.complete(messages, temperature=temperature,
-                                               max_tokens=cfg.max_tokens or MINIZINC_MAX_TOKENS,
+                                               max_tokens=cfg.max_tokens or MAX_TOKENS,
                                                timeout=cfg.llm_timeout, seed=seed)
             except LLMError as e:
                 fatal = f"language model failed: {e}"

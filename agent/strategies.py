@@ -9,7 +9,7 @@ The ladder, each step adding one thing, so the evaluation harness can show where
 and `pipeline-vote-all` (always at least two samples), `mzn-repair`: MiniZinc text with worked examples
 and compiler errors fed back, and
 `ir-repair-quoted`: ir-repair with the model copying each constraint's sentence into the JSON (the
-earlier format; the IR strategies now attach sentences themselves, see agent.formalize.LEAN_SCHEMA).
+earlier format; the IR strategies now attach sentences themselves, see agent.layouts.LEAN_SCHEMA).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from agent.formalize import LAYOUTS
+from agent.layouts import LAYOUTS
 from agent.llm.base import DEFAULT_LLM_TIMEOUT
 
 if TYPE_CHECKING:  # the loop pulls in solvers and LangGraph: the CLI's help needs only the table below
@@ -57,10 +57,12 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
              description="ir-repair with the model quoting each constraint's sentence (45% more tokens)"),
 )}
 DEFAULT_STRATEGY = "pipeline"
-# IR output formats: those of agent.formalize.LAYOUTS, or auto: indexed for a problem that states many
+# IR output formats: those of agent.layouts.LAYOUTS, or auto: indexed for a problem that states many
 # numbers (agent.formalize.choose_layout).
 LAYOUT_CHOICES = ("auto", *LAYOUTS)
-LAYOUT_HELP = " | ".join(LAYOUT_CHOICES) + ": the IR output format (default: the strategy's, auto)"
+LAYOUT_HELP = ("the IR output format: auto (indexed for a problem stating many numbers, else lean) | "
+               + " | ".join(f"{name} ({spec.summary})" for name, spec in LAYOUTS.items())
+               + "; default: the strategy's, auto")
 STRATEGY_HELP = " | ".join(STRATEGIES)
 
 

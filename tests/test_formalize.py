@@ -9,9 +9,6 @@ from pathlib import Path
 import pytest
 
 from agent.formalize import (
-    FLAT_SCHEMA,
-    INDEXED_SCHEMA,
-    LEAN_SCHEMA,
     attach_sources,
     choose_layout,
     constraints_about,
@@ -23,6 +20,7 @@ from agent.formalize import (
     unused_numbers,
     worked_examples,
 )
+from agent.layouts import FLAT_SCHEMA, INDEXED_SCHEMA, LEAN_SCHEMA
 
 BAKERY = ("A bakery makes muffins and cakes. A muffin needs 0.2 kg of flour and a cake needs 1.5 kg; the bakery has "
           "60 kg of flour per day. Each muffin takes 5 minutes of oven time and each cake 30 minutes, and the oven "

@@ -552,7 +552,7 @@ def test_embedded_json_schema(embedded: LLM) -> None:
 @pytest.mark.model
 def test_lazy_grammar_keeps_greedy_output_and_always_parses(embedded: LLM) -> None:
     """Checking the grammar on the sampled token first changes no greedy token and never lets bad JSON by."""
-    from agent.formalize import LEAN_SCHEMA
+    from agent.layouts import LEAN_SCHEMA
 
     llama = embedded.load().llama  # type: ignore[attr-defined]
     problem = [{"role": "user", "content": (

@@ -285,7 +285,8 @@ def test_a_requirement_written_as_an_equality_is_doubted() -> None:
 def test_a_flat_answer_cut_at_the_token_limit_is_drawn_again_in_the_indexed_layout() -> None:
     """optmath_141's real lean answer ran out of 1,024 tokens spelling out 18 rows of coefficients; with the
     layout left to the loop, the fresh draw is asked for sets and tables instead (and gets 2,048 tokens)."""
-    from agent.formalize import LAYOUTS, worked_examples
+    from agent.formalize import worked_examples
+    from agent.layouts import LAYOUTS
     from agent.loop import RepairLoop
     from agent.trace import Trace
 
@@ -332,3 +333,19 @@ def test_a_parameter_table_that_nothing_uses_is_doubted() -> None:
         "requirement or cost it stands for is missing."]
     used = ir.model_copy(update={"parameters": [p for p in ir.parameters if p.name != "opening_cost"]})
     assert _unused_parameter_lines(used) == []
+
+
+def test_a_failed_model_call_ends_the_attempt_with_its_reason() -> None:
+    """A model call that fails (here: no recorded answer for this prompt) is FATAL, and the attempt and
+    its trace line say why instead of an empty feedback."""
+    from agent.loop import RepairLoop
+    from agent.trace import Trace
+
+    loop = RepairLoop(make_llm(f"replay:{FIXTURES / 'validate_repaired.jsonl'}"))
+    trace = Trace(problem="p", strategy="ir-repair", step="formalize")
+    res = loop.run("A shop sells 3 kinds of tea at 4, 5 and 6 dollars; maximize revenue with 10 boxes.", trace)
+    assert not res.success and [a.outcome for a in res.attempts] == ["FATAL"]
+    assert res.attempts[0].feedback.startswith("language model failed:")
+    assert "has no recorded response" in res.attempts[0].feedback
+    lines = [e for e in trace.events if e["kind"] == "attempt"]
+    assert lines and lines[-1]["feedback"] == res.attempts[0].feedback
