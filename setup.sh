@@ -2,7 +2,7 @@
 # Install modelwright into ./.venv on Debian/Ubuntu, with everything its solvers and tests need:
 #   - apt (sudo when not root), only what is missing: minizinc (2.6, Gecode), nodejs + npm,
 #     build-essential + cmake (llama-cpp-python is built from source), python3.11-venv;
-#   - .venv with `pip install -e '.[dev]'` (CMAKE_ARGS=-DGGML_NATIVE=OFF: a portable llama.cpp);
+#   - .venv with `pip install -e '.[dev]'`, llama.cpp compiled for this CPU (CMAKE_ARGS=-DGGML_NATIVE=OFF: portable);
 #   - the WebAssembly MiniZinc 2.10 (HiGHS, COIN-BC, Chuffed): npm ci in solvers/mzn_wasm;
 #   - the embedded language model: `modelwright model pull` (1.1 GB once, sha256-verified).
 # Idempotent: a second run checks and skips (a few seconds). PYTHON=python3.12 ./setup.sh picks
@@ -77,17 +77,26 @@ if [[ ! -x $VENV/bin/python ]]; then
   say "creating $VENV with $PY ($("$PY" -c 'import platform; print(platform.python_version())'))"
   quiet "$PY" -m venv "$VENV"
 fi
-want="python=$($VENV/bin/python -c 'import sys; print(sys.version.split()[0])') pyproject=$(digest pyproject.toml)"
+# llama.cpp is compiled for this machine's CPU (llama-cpp-python's own default, -march=native): with AVX-512
+# it checks a batch of 4 tokens in 1.5x the time of one, which the guessed-token decoding lives on
+# (agent/llm/lookup_decoding.py); a portable build (AVX2) takes 2x. CMAKE_ARGS=-DGGML_NATIVE=OFF ./setup.sh
+# builds the portable one, e.g. for a .venv copied to other machines.
+LLAMA_BUILD="${CMAKE_ARGS:-native}"
+want="python=$($VENV/bin/python -c 'import sys; print(sys.version.split()[0])') pyproject=$(digest pyproject.toml) llama=[$LLAMA_BUILD]"
 if [[ -f $STAMP && $(cat "$STAMP") == "$want" && -x $VENV/bin/modelwright ]]; then
   say "Python packages up to date in $VENV"
 else
-  if $VENV/bin/python -c 'import llama_cpp' >/dev/null 2>&1; then
+  if llama_version=$($VENV/bin/python -c 'import llama_cpp; print(llama_cpp.__version__)' 2>/dev/null); then
+    if [[ ! -f $STAMP || $(cat "$STAMP") != *"llama=[$LLAMA_BUILD]"* ]]; then
+      # Built with other flags: pip would reuse its cached wheel, so build this one afresh.
+      say "rebuilding llama-cpp-python $llama_version for llama.cpp flags [$LLAMA_BUILD] (5-12 min)"
+      quiet $VENV/bin/python -m pip install --disable-pip-version-check --no-cache-dir --force-reinstall \
+        --no-deps "llama-cpp-python==$llama_version"
+    fi
     say "pip install -e '.[dev]' into $VENV"
   else
     say "pip install -e '.[dev]' into $VENV (first time: builds llama-cpp-python, 5-12 min)"
   fi
-  # A portable llama.cpp (no -march=native), unless the caller chose its own CMake flags.
-  export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
   quiet $VENV/bin/python -m pip install --disable-pip-version-check -e '.[dev]'
   echo "$want" >"$STAMP"
 fi

@@ -576,6 +576,49 @@ def test_lazy_grammar_keeps_greedy_output_and_always_parses(embedded: LLM) -> No
     assert llama.lazy_grammar_last.slow > 0
 
 
+def test_lookup_index_drafts_what_followed_the_longest_earlier_match() -> None:
+    from agent.llm.lookup_decoding import LookupIndex
+
+    index = LookupIndex([1, 2, 3, 4, 5, 9, 2, 3, 7])
+    index.append(2)
+    index.append(3)  # history ends "2 3": its latest earlier occurrence is followed by 7
+    assert index.draft(3) == [7, 2, 3]
+    index.append(4)  # "2 3 4" occurred once, at the start: what followed it
+    assert index.draft(2) == [5, 9]
+    index.append(8)  # nothing ever followed 8 before
+    assert index.draft(3) == []
+    assert LookupIndex([]).draft(3) == []
+    # A history that repeats one token: the draft is bounded by the limit and by the history's end.
+    assert LookupIndex([6, 6, 6]).draft(5) == [6]
+
+
+@pytest.mark.model
+def test_lookup_drafts_keep_greedy_output_in_fewer_passes(embedded: LLM) -> None:
+    """Guessed tokens checked in one batch change no greedy token; a formalization needs far fewer passes."""
+    from agent.formalize import formalize_messages, output_schema
+
+    problem = ("A shop sells chairs for $30 profit and tables for $70. A chair takes 2 hours of work and a table "
+               "5 hours; 40 hours are available. At most 6 tables can be sold. How many of each maximize profit?")
+    messages = formalize_messages(problem, layout="lean")
+    completions = {}
+    for draft in (0, 3):
+        embedded.draft_max = draft  # type: ignore[attr-defined]
+        try:
+            completions[draft] = embedded.complete(messages, json_schema=output_schema("lean"), max_tokens=400)
+        finally:
+            embedded.draft_max = 3  # type: ignore[attr-defined]
+    plain, drafted = completions[0], completions[3]
+    assert drafted.text == plain.text and drafted.finish_reason == plain.finish_reason == "stop"
+    assert plain.decode_steps == plain.completion_tokens
+    assert drafted.decode_steps is not None and drafted.decode_steps < 0.7 * drafted.completion_tokens
+    assert set(json.loads(drafted.text)) == {"variables", "constraints", "objective"}
+    # Sampled answers come out whole and grammatical too, and the same seed gives the same answer.
+    sampled = [embedded.complete(messages, json_schema=output_schema("lean"), max_tokens=400, temperature=0.7,
+                                 seed=5).text for _ in range(2)]
+    assert sampled[0] == sampled[1]
+    assert set(json.loads(sampled[0])) == {"variables", "constraints", "objective"}
+
+
 @pytest.mark.model
 def test_embedded_timeout_during_generation(embedded: LLM) -> None:
     msgs = [{"role": "user", "content": "Count from 1 to 500, one number per line."}]

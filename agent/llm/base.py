@@ -40,6 +40,7 @@ class Completion:
     model: str
     backend: str
     finish_reason: str | None
+    decode_steps: int | None = None  # forward passes while generating, where the backend counts them
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -185,6 +186,7 @@ class LLM(ABC):
             "seed": seed,
             "json_schema": json_schema is not None,
             "finish_reason": result.finish_reason if result else None,
+            "decode_steps": result.decode_steps if result else None,
             "error": None if error is None else f"{type(error).__name__}: {error}",
         }
         if isinstance(error, LLMTimeout):

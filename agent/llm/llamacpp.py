@@ -23,6 +23,7 @@ import ctypes
 import ctypes.util
 import json
 import os
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from typing import Any
 
 from agent.llm.base import LLM, Completion, Message, TraceSink
 from agent.llm.errors import BackendUnavailable, ContextTooLong, LLMError, LLMTimeout, ModelUnavailable
+from agent.llm.lookup_decoding import DRAFT_MAX, generate
 
 
 def _import_llama_cpp() -> Any:
@@ -320,6 +322,7 @@ class LlamaCppLLM(LLM):
         abortable: bool = True,
         prefix_cache: bool | None = None,
         lazy_grammar: bool | None = None,
+        draft_max: int | None = None,
         trace: TraceSink | None = None,
         **llama_kwargs: Any,
     ) -> None:
@@ -343,6 +346,10 @@ class LlamaCppLLM(LLM):
         if lazy_grammar is None:
             lazy_grammar = os.environ.get("MODELWRIGHT_LAZY_GRAMMAR", "1").strip() not in ("0", "false", "no")
         self.lazy_grammar = lazy_grammar
+        # Guessed tokens checked per forward pass (agent.llm.lookup_decoding); MODELWRIGHT_DRAFT=0: one per pass.
+        if draft_max is None:
+            draft_max = int(os.environ.get("MODELWRIGHT_DRAFT", "").strip() or DRAFT_MAX)
+        self.draft_max = max(0, draft_max)
         self.llama_kwargs = llama_kwargs
         if prefix_cache is None:  # on unless MODELWRIGHT_PREFIX_CACHE=0
             prefix_cache = os.environ.get("MODELWRIGHT_PREFIX_CACHE", "1").strip() not in ("0", "false", "no")
@@ -442,18 +449,12 @@ class LlamaCppLLM(LLM):
         timeout: float,
         seed: int | None,
     ) -> Completion:
-        from llama_cpp import StoppingCriteriaList
-
         loaded = self.load()  # loading (seconds, once per process) is not counted against `timeout`
         start = time.monotonic()
         deadline = start + timeout
-        fired = threading.Event()
 
-        def past_deadline(_ids: Any, _logits: Any) -> bool:
-            if time.monotonic() > deadline:
-                fired.set()
-                return True
-            return False
+        def past_deadline() -> bool:
+            return time.monotonic() > deadline
 
         llama = loaded.llama
         res, prompt = self._render(loaded, messages)
@@ -461,30 +462,24 @@ class LlamaCppLLM(LLM):
             raise ContextTooLong(
                 f"prompt is {len(prompt)} tokens; the context window is {llama.n_ctx()} (option n_ctx)"
             )
-        criteria: list[Any] = [past_deadline]
-        if res.stopping_criteria is not None:
-            criteria.append(res.stopping_criteria)
         stop = [] if res.stop is None else [res.stop] if isinstance(res.stop, str) else list(res.stop)
         grammar = self._grammar(loaded, json_schema) if json_schema is not None else None
         if not loaded.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             raise LLMTimeout(f"the model stayed busy with other calls for the whole {timeout:g} s limit")
         if loaded.abort is not None:
             loaded.abort.arm(deadline + ABORT_GRACE - time.monotonic())
+        sampler = None
         try:
             if self.prefix_store is not None:
                 self.prefix_store.restore(llama, prompt)
             llama.lazy_grammar_on = self.lazy_grammar
+            # What llama-cpp-python's create_completion does with a seed, so sampled answers stay reproducible.
+            llama.set_seed(seed if seed is not None else random.Random(llama._seed).randint(0, 2**32))
+            sampler = llama._init_sampler(temp=temperature, grammar=grammar, **self.sampling)
             try:
-                out = llama.create_completion(
-                    prompt=prompt,
-                    max_tokens=max_tokens,
-                    temperature=temperature,
-                    seed=seed,
-                    stop=stop,
-                    stopping_criteria=StoppingCriteriaList(criteria),
-                    grammar=grammar,
-                    **self.sampling,
-                )
+                out = generate(llama, prompt, sampler, max_tokens=max_tokens, stop_strings=stop,
+                               stop_tokens=getattr(loaded.formatter, "stop_token_ids", None) or (),
+                               past_deadline=past_deadline, draft_max=self.draft_max)
             except RuntimeError as exc:
                 if loaded.abort is not None and loaded.abort.fired:
                     raise LLMTimeout(
@@ -498,28 +493,27 @@ class LlamaCppLLM(LLM):
             if self.prefix_store is not None:
                 self.prefix_store.save(llama, prompt)
         finally:
+            if sampler is not None:
+                sampler.close()
             if loaded.abort is not None:
                 loaded.abort.disarm()
             loaded.lock.release()
         seconds = time.monotonic() - start
-        choice = out["choices"][0]
-        text = choice.get("text") or ""
-        if fired.is_set():
+        if out.finish_reason == "deadline":
             raise LLMTimeout(
-                f"llama.cpp generation stopped at the {timeout:g} s limit after "
-                f"{out['usage']['completion_tokens']} tokens",
-                partial=text,
+                f"llama.cpp generation stopped at the {timeout:g} s limit after {len(out.tokens)} tokens",
+                partial=out.text,
                 seconds=seconds,
-                prompt_tokens=int(out["usage"].get("prompt_tokens", len(prompt))),
-                completion_tokens=int(out["usage"]["completion_tokens"]),
+                prompt_tokens=len(prompt),
+                completion_tokens=len(out.tokens),
             )
-        usage = out.get("usage") or {}
         return Completion(
-            text=text,
-            prompt_tokens=int(usage.get("prompt_tokens", len(prompt))),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
+            text=out.text,
+            prompt_tokens=len(prompt),
+            completion_tokens=len(out.tokens),
             seconds=seconds,
             model=self.model,
             backend=self.backend,
-            finish_reason=choice.get("finish_reason"),
+            finish_reason=out.finish_reason,
+            decode_steps=out.steps,
         )
