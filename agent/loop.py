@@ -39,7 +39,7 @@ from agent.llm.base import DEFAULT_LLM_TIMEOUT
 from agent.trace import Trace
 from formalizers.ground import GroundError
 from formalizers.ir import IRError, ModelIR
-from formalizers.semantics import CompiledModel, same_left_sides
+from formalizers.semantics import CompiledModel, same_left_sides, vacuous_constraints
 from solvers.checker import CheckReport, check_solution
 from solvers.result import SolveResult, Status
 
@@ -310,6 +310,7 @@ class RepairLoop:
                 doubts.append(f'{entry} = {value:g}, but "{v.description or v.name}" counts whole things: if they '
                               'cannot be split, make it "integer".')
         doubts += _same_left_side_lines(compiled)
+        doubts += _vacuous_lines(compiled)
         doubts += _unused_parameter_lines(ir)
         doubts += _constraint_doubt_lines(ir, state["problem"])
         for c in ir.constraints:
@@ -485,6 +486,17 @@ def _same_left_side_lines(compiled: CompiledModel) -> list[str]:
         lines.append(f"{shown}: these limit the same expression in the same direction, so only the tightest "
                      "can ever matter. Each requirement is about its own quantity (its own city, product, "
                      "period or resource): write each with the variables that quantity is made of.")
+    return lines
+
+
+def _vacuous_lines(compiled: CompiledModel) -> list[str]:
+    """One line per constraint that any values within the variables' bounds satisfy (it requires nothing)."""
+    lines = []
+    for c in vacuous_constraints(compiled):
+        sentence = f' Its sentence: "{c.ir.source}".' if c.ir.source else ""
+        lines.append(f"{c.name} ({c.ir.expr}) holds for any values within the variables' bounds, so it requires "
+                     "nothing: a requirement compares a quantity with its own limit from the text, not with "
+                     f"another variable's term.{sentence}")
     return lines
 
 

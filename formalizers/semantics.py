@@ -607,6 +607,37 @@ def same_left_sides(model: CompiledModel) -> list[list[CompiledConstraint]]:
     return [group for group in groups.values() if len(group) > 1]
 
 
+def vacuous_constraints(model: CompiledModel) -> list[CompiledConstraint]:
+    """Plain linear constraints that every value within the variables' bounds satisfies, so they state
+    nothing: `5*apple + 3*carrot >= 2*carrot` over non-negative servings (nl4opt_test_114, where the sentence
+    was a folate limit of 100). A restated sign or bound of one variable (`x >= 0`) is harmless and left out."""
+    found = []
+    for c in model.constraints:
+        body = c.body
+        if c.gen is not None or not isinstance(body, Compare) or body.op not in ("<=", ">=", "<", ">"):
+            continue
+        left, right = flat_linear(body.left, model), flat_linear(body.right, model)
+        if left is None or right is None:
+            continue
+        sign = 1.0 if body.op in ("<=", "<") else -1.0  # as `terms <= limit`
+        terms = {k: sign * (left.get(k, 0.0) - right.get(k, 0.0)) for k in set(left) | set(right) if k}
+        terms = {k: v for k, v in terms.items() if abs(v) > 1e-12}
+        limit = sign * (right.get("", 0.0) - left.get("", 0.0))
+        if len(terms) < 2:
+            continue
+        highest = 0.0  # the largest the terms can be within the bounds
+        for name, coef in terms.items():
+            lower, upper = model.var_bounds(model.variables[name])
+            bound = upper if coef > 0 else lower
+            if bound is None:
+                break
+            highest += coef * bound
+        else:
+            if highest <= limit + 1e-9 * max(1.0, abs(limit)):
+                found.append(c)
+    return found
+
+
 def linear_problems(model: CompiledModel) -> list[str]:
     """Why this model is not a (mixed-integer) linear program; empty when it is one."""
     return list(_cached(model, "linear_problems", _linear_problems))

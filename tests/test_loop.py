@@ -267,6 +267,38 @@ def test_a_limit_on_a_total_is_not_taken_for_a_per_item_cap() -> None:
                                    names) is None
 
 
+def test_a_constraint_that_requires_nothing_is_doubted() -> None:
+    """nl4opt_test_114, the greedy answer of the pipeline run of 2026-12-02 (commit 1141529), copied verbatim:
+    the folate limit written as "5*apple + 3*carrot >= 2*carrot", which every non-negative answer meets, and
+    its 100 put on the fat row instead; it passed every check, 100 against the right 50."""
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_114"])))
+    raw = (Path(__file__).resolve().parent / "fixtures" / "baby_food_vacuous_folate.json").read_text()
+    doubts = _doubts_of(raw, problem.problem)
+    assert [d.split(" holds for any")[0] for d in doubts if "requires nothing" in d] == [
+        "folate (5*apple_servings + 3*carrot_servings >= 2*carrot_servings)"]
+    # Ratios between variables and restated signs are requirements, not vacuous.
+    from formalizers.ir import parse_ir_text
+    from formalizers.semantics import vacuous_constraints
+
+    ir = {"variables": [{"name": "x", "domain": "continuous", "lower": 0}, {"name": "y", "domain": "continuous",
+                                                                            "lower": 0, "upper": 5}],
+          "constraints": [{"name": "ratio", "expr": "x >= 3*y"}, {"name": "sign", "expr": "x >= 0"},
+                          {"name": "share", "expr": "x <= 0.4*(x + y)"}, {"name": "free_x", "expr": "x - y <= 7"},
+                          {"name": "within_bounds", "expr": "2*y - x <= 10"}],
+          "objective": {"sense": "maximize", "expr": "x + y"}}
+    found = vacuous_constraints(parse_ir_text(json.dumps(ir)).compile())
+    assert [c.name for c in found] == ["within_bounds"]  # 2*y <= 10 when y <= 5, and -x <= 0
+
+
+def test_no_hand_written_example_has_a_constraint_that_requires_nothing() -> None:
+    from formalizers.ir import parse_ir_text
+    from formalizers.semantics import vacuous_constraints
+
+    examples = Path(__file__).resolve().parents[1] / "datasets" / "examples"
+    for path in sorted(examples.glob("*.ir.json")):
+        assert vacuous_constraints(parse_ir_text(path.read_text()).compile()) == [], path.name
+
+
 def test_a_requirement_written_as_an_equality_is_doubted() -> None:
     """nl4opt_test_050, the greedy answer of the pipeline run of 2026-12-02 (commit 062f9f8), copied verbatim:
     "requires 1000 hours" written as "== 1000"; with hours as variables and pay per shift it stayed
