@@ -167,7 +167,33 @@ def parse_model_output(text: str, problem: str | None = None, notes: list[str] |
             objective.setdefault("description", goal if isinstance(goal, str) else "")
         if problem:
             attach_sources(data, problem)
+            for name in _loosen_strict_comparisons(data, problem):
+                if notes is not None:
+                    notes.append(f"constraint {name}: < or > read as <= or >= (the text never says strictly)")
     return parse_ir(data)
+
+
+_STRICT = re.compile(r"(?<![<>=!])([<>])(?!=)")
+
+
+def _loosen_strict_comparisons(data: dict[str, Any], problem: str) -> list[str]:
+    """Write "x > y" as "x >= y" unless the problem says "strictly"; returns the names changed.
+
+    Why: word problems mean "more foam than liquid" and "must exceed" as >= (every such phrase of the NL4Opt
+    dev split is annotated GREATER_OR_EQUAL or LESS_OR_EQUAL, and the prompt says so), while the IR reads a
+    strict comparison of whole numbers as a difference of one (nl4opt_test_128: 970 instead of 1000).
+    Only a constraint that is one comparison is touched: a `where` filter inside a sum keeps its meaning.
+    """
+    changed: list[str] = []
+    if re.search(r"\bstrict", problem, re.I):
+        return changed
+    for c in data.get("constraints") or []:
+        expr = c.get("expr") if isinstance(c, dict) else None
+        if not isinstance(expr, str) or len(_COMPARISON.findall(expr)) != 1 or not _STRICT.search(expr):
+            continue
+        c["expr"] = _STRICT.sub(r"\1=", expr)
+        changed.append(str(c.get("name")))
+    return changed
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[$A-Z0-9])")

@@ -181,6 +181,32 @@ def test_a_constraint_that_only_repeats_the_objective_is_dropped_and_noted() -> 
         parse_model_output(json.dumps(raw)).compile()
 
 
+def test_more_than_is_read_as_at_least_unless_the_text_says_strictly() -> None:
+    """nl4opt_test_128, the greedy answer of the pipeline run of 2026-12-02 (commit 1141529), copied verbatim:
+    "more foam than liquid" written as ">", which over whole numbers the IR reads as a difference of one
+    (970 against the labelled 1000); word problems mean >= (the NL4Opt annotation has no strict operator)."""
+    import solvers
+    from agent.benchdata import load_benchmark
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_128"])))
+    raw = (Path(__file__).parent / "fixtures" / "sanitizers_more_than_strict.json").read_text()
+    notes: list[str] = []
+    ir = parse_model_output(raw, problem.problem, notes)
+    assert "foam_hand_sanitizers >= liquid_hand_sanitizers" in [c.expr for c in ir.constraints]
+    assert notes == ["constraint foam_ratio: < or > read as <= or >= (the text never says strictly)"]
+    assert solvers.solve(ir.compile(), "milp").objective == pytest.approx(problem.answer)
+    # "strictly" keeps the strict comparison; a comparison inside a sum's filter is left as written.
+    text = "A shop sells x and y. It must sell strictly more x than y. At most 10 items in all can be sold."
+    model = {"variables": [{"name": "x", "domain": "integer", "lower": 0}, {"name": "y", "domain": "integer",
+                                                                            "lower": 0}],
+             "constraints": [{"name": "more_x", "expr": "x > y"}, {"name": "total", "expr": "x + y <= 10"}],
+             "objective": {"goal": "items", "sense": "maximize", "expr": "y"}}
+    assert [c.expr for c in parse_model_output(json.dumps(model), text).constraints][0] == "x > y"
+    model["constraints"][0]["expr"] = "sum(i in S where i > 1)(z[i]) <= 3"
+    assert parse_model_output(json.dumps(model), "Items z are sold. At most 3 of them.").constraints[0].expr == \
+        "sum(i in S where i > 1)(z[i]) <= 3"
+
+
 @pytest.mark.parametrize(("found", "expr", "expected"), [
     # two sentences, one per variable, one unused number each
     ([(["5"], "The windrower produces 5 kg of methane."), (["3"], "The harvester produces 3 kg of methane.")],
