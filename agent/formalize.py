@@ -170,7 +170,55 @@ def parse_model_output(text: str, problem: str | None = None, notes: list[str] |
             for name in _loosen_strict_comparisons(data, problem):
                 if notes is not None:
                     notes.append(f"constraint {name}: < or > read as <= or >= (the text never says strictly)")
+            for name in _divisible_measures(data, problem):
+                if notes is not None:
+                    notes.append(f"variable {name}: continuous, an amount of a divisible unit (the text asks for no "
+                                 "whole numbers)")
     return parse_ir(data)
+
+
+# Units that measure rather than count: an amount of them can be fractional (the formalization prompts'
+# own rule: "continuous for amounts that can be fractional (kg, litres, hours, acres, dollars invested)").
+_DIVISIBLE_UNITS = frozenset(
+    "acre acres hectare hectares hour hours hr hrs minute minutes min mins kg kgs kilogram kilograms gram grams "
+    "lb lbs pound pounds ounce ounces oz ton tons tonne tonnes liter liters litre litres ml milliliter milliliters "
+    "millilitre millilitres gallon gallons meter meters metre metres km kilometer kilometers mile miles feet ft "
+    "dollar dollars usd money".split())
+_LEADING = frozenset("number amount quantity total of the".split())
+_WHOLE_NUMBERS = re.compile(r"\b(integers?|integral|whole|indivisible|cannot be (?:split|divided))\b", re.I)
+
+
+def _measures_a_divisible_unit(name: str, description: str) -> bool:
+    """The variable is an amount of a divisible unit: its description starts with one ("acres planted with
+    potatoes", "number of hours machine A runs"), or, with no description, its name holds one ("x_minutes").
+    A count of things that merely mention a unit stays a count ("number of 5 kg bags", "30-minute ads",
+    "trips per hour")."""
+    if re.search(r"\b(per|each|every)\b", f"{name} {description}".replace("_", " "), re.I):
+        return False
+    words = re.findall(r"[a-z0-9$]+", description.lower())
+    while words and words[0] in _LEADING:
+        words.pop(0)
+    if words:
+        return words[0] in _DIVISIBLE_UNITS
+    return any(part in _DIVISIBLE_UNITS for part in name.lower().split("_"))  # no description: the name's words
+
+
+def _divisible_measures(data: dict[str, Any], problem: str) -> list[str]:
+    """Make continuous the integer variables that measure a divisible unit; returns their names.
+
+    Why: the embedded model marks "acres planted with potatoes" or "minutes machine 1 is used" as integer
+    against its prompt's rule, and the rounded optimum is then wrong (a 300-acre farm: 14,325 for 14,375).
+    A text that asks for whole numbers anywhere keeps the model's choice; counted things keep theirs.
+    """
+    if _WHOLE_NUMBERS.search(problem):
+        return []
+    changed = []
+    for v in data.get("variables") or []:
+        if (isinstance(v, dict) and v.get("domain") == "integer"
+                and _measures_a_divisible_unit(str(v.get("name") or ""), str(v.get("description") or ""))):
+            v["domain"] = "continuous"
+            changed.append(str(v.get("name")))
+    return changed
 
 
 _STRICT = re.compile(r"(?<![<>=!])([<>])(?!=)")

@@ -207,6 +207,32 @@ def test_more_than_is_read_as_at_least_unless_the_text_says_strictly() -> None:
         "sum(i in S where i > 1)(z[i]) <= 3"
 
 
+def test_an_amount_of_a_divisible_unit_is_continuous_unless_the_text_asks_for_whole_numbers() -> None:
+    """nl4opt_test_045, the greedy answer of the pipeline run of 2026-12-02 (commit 1141529), copied verbatim:
+    "acres planted with blueberries" as an integer against the prompt's rule, so 14,325 for the LP's 14,375."""
+    import solvers
+    from agent.benchdata import load_benchmark
+    from agent.formalize import _measures_a_divisible_unit
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_045"])))
+    raw = (Path(__file__).parent / "fixtures" / "berry_farm_integer_acres.json").read_text()
+    notes: list[str] = []
+    ir = parse_model_output(raw, problem.problem, notes)
+    assert [v.domain for v in ir.variables] == ["continuous", "continuous"]
+    assert notes == [f"variable {n}: continuous, an amount of a divisible unit (the text asks for no whole numbers)"
+                     for n in ("blueberries", "raspberries")]
+    assert solvers.solve(ir.compile(), "milp").objective == pytest.approx(problem.answer)
+    assert [v.domain for v in parse_model_output(raw, problem.problem + " Plant whole acres only.").variables] \
+        == ["integer", "integer"]
+    for name, description, divisible in [
+            ("x", "number of hours machine A runs", True), ("fertilizer", "kg of fertilizer", True),
+            ("machine_1_minutes", "", True), ("bags", "number of 5 kg bags", False),
+            ("ads", "number of 30-minute ads", False), ("trucks", "number of trucks per hour", False),
+            ("servings", "servings of apple baby food", False), ("square_tables", "number of square tables", False),
+            ("liter_bottles", "number of 1-liter bottles", False)]:
+        assert _measures_a_divisible_unit(name, description) is divisible, (name, description)
+
+
 @pytest.mark.parametrize(("found", "expr", "expected"), [
     # two sentences, one per variable, one unused number each
     ([(["5"], "The windrower produces 5 kg of methane."), (["3"], "The harvester produces 3 kg of methane.")],
