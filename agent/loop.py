@@ -31,6 +31,7 @@ from agent.formalize import (
     repair_message,
     sentence_quantities,
     suggest_coefficients,
+    swapped_ratio,
     unused_numbers,
 )
 from agent.layouts import LAYOUTS
@@ -436,10 +437,12 @@ def doubt_weight(doubts: list[str]) -> int:
 
 
 def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
-    """One line per limit whose sentence words the opposite direction ("requires 1000" under a <=), and
-    per constraint that uses a number the problem never states or sums items its sentence limits one by one."""
+    """One line per limit whose sentence words the opposite direction ("requires 1000" under a <=), per ratio
+    put on the wrong variable ("twice as many small as large" as large >= 2*small), and per constraint that
+    uses a number the problem never states or sums items its sentence limits one by one."""
     lines = []
     names = [v.name for v in ir.variables if not v.index]
+    described = {v.name: v.description or "" for v in ir.variables if not v.index}
     for c in ir.constraints:
         made_up = invented_numbers(problem, c.expr) if problem and not c.forall else []
         if made_up:
@@ -451,6 +454,10 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
             lines.append(f'{c.name} ({c.expr}) limits the sum, but its sentence is about each one on its own '
                          f'("{c.source}"): write one constraint per variable, '
                          f"{', '.join(f'{t} {op} {limit}' for t in terms)}.")
+        swapped = swapped_ratio(c.expr, c.source, described) if c.source and not c.forall else None
+        if swapped is not None:
+            lines.append(f'{c.name} ({c.expr}) multiplies the wrong one: its sentence ("{c.source}") names first '
+                         f"the one that is compared with a multiple of the other, so it reads {swapped}.")
         flipped = direction_conflict(c.expr, c.source) if c.source and not c.forall else None
         if flipped is not None:
             words, want = flipped

@@ -299,6 +299,33 @@ def test_no_hand_written_example_has_a_constraint_that_requires_nothing() -> Non
         assert vacuous_constraints(parse_ir_text(path.read_text()).compile()) == [], path.name
 
 
+def test_a_ratio_put_on_the_wrong_variable_is_doubted_with_its_rewrite() -> None:
+    """nl4opt_test_253, the greedy answer of the pipeline run of 2026-12-02 (commit 35e0bcf), copied verbatim:
+    "at least three times as many small boxes as large boxes" written large >= 3*small; it passed every
+    check (17 against the labelled 26)."""
+    from agent.formalize import parse_model_output, swapped_ratio
+    from agent.loop import _constraint_doubt_lines
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_253"])))
+    raw = (Path(__file__).resolve().parent / "fixtures" / "boxes_ratio_swapped.json").read_text()
+    lines = [line for line in _constraint_doubt_lines(parse_model_output(raw, problem.problem), problem.problem)
+             if "multiplies the wrong one" in line]
+    assert len(lines) == 1 and lines[0].endswith("so it reads small_boxes >= 3*large_boxes.")
+    kegs = {"small_kegs": "small kegs used", "large_kegs": "large kegs used"}
+    ratio = "Since small kegs are easier to carry, at least twice as many small kegs must be used than large kegs."
+    assert swapped_ratio("large_kegs >= 2*small_kegs", ratio, kegs) == "small_kegs >= 2*large_kegs"
+    assert swapped_ratio("2*small_kegs <= large_kegs", ratio, kegs) == "2*large_kegs <= small_kegs"
+    assert swapped_ratio("small_kegs >= 2*large_kegs", ratio, kegs) is None
+    half = "The number of large kegs must be at most half the number of small kegs."
+    assert swapped_ratio("small_kegs >= 2*large_kegs", half, kegs) is None  # the same ratio, inverted
+    assert swapped_ratio("small_kegs <= 0.5*large_kegs", half, kegs) == "large_kegs <= 0.5*small_kegs"
+    trips = {"rail": "number of light rail trips", "ferry": "number of ferry trips"}
+    reason = ("Since ferry trips are slow, the number of light rail trip has to be at least 4 times the number of "
+              "ferry trips.")  # nl4opt_test_187: the reason names the ferries first, the ratio does not
+    assert swapped_ratio("rail >= 4*ferry", reason, trips) is None
+    assert swapped_ratio("ferry >= 4*rail", reason, trips) == "rail >= 4*ferry"
+
+
 def test_a_requirement_written_as_an_equality_is_doubted() -> None:
     """nl4opt_test_050, the greedy answer of the pipeline run of 2026-12-02 (commit 062f9f8), copied verbatim:
     "requires 1000 hours" written as "== 1000"; with hours as variables and pay per shift it stayed
