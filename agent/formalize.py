@@ -344,6 +344,13 @@ def _next_to(number: str, stems: set[str], sentence: str) -> bool:
                                      rf"(?:{'|'.join(map(re.escape, stems))})", sentence, re.I) is not None
 
 
+def number_counts(number: str, name: str, description: str, problem: str) -> bool:
+    """The problem writes `number` right before a word of this variable ("at least 5 trips", "30 liquid
+    sanitizers"): a limit on it, where "requires 10 units of wood" only gives an amount per unit."""
+    stems = _stems(f"{name} {description}") - {"numbe", "amoun", "units", "total"}
+    return any(_next_to(number, stems, sentence) for sentence in sentences(problem))
+
+
 def constraints_about(sentence: str, constraints: list[tuple[str, str]], variable_names: list[str],
                       unused: list[str] | None = None) -> list[str]:
     """Names of the constraints that a sentence with unused numbers most likely belongs to.

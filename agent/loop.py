@@ -25,6 +25,7 @@ from agent.formalize import (
     formalize_messages,
     hinted_problem_message,
     invented_numbers,
+    number_counts,
     output_schema,
     parse_model_output,
     per_item_limit_as_total,
@@ -458,6 +459,12 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
         if swapped is not None:
             lines.append(f'{c.name} ({c.expr}) multiplies the wrong one: its sentence ("{c.source}") names first '
                          f"the one that is compared with a multiple of the other, so it reads {swapped}.")
+        repeated = _coefficient_as_bound(c.expr, ir, c.name, problem) if not c.forall else None
+        if repeated is not None:
+            var, number, where = repeated
+            lines.append(f"{c.name} ({c.expr}) bounds {var} by {number}, which is {var}'s own coefficient in {where}: "
+                         f"an amount per unit, not a limit. Remove it unless the text limits {var} to {number}.")
+            continue  # its sentence's "requires 10 units of wood" says nothing of a direction then
         flipped = direction_conflict(c.expr, c.source) if c.source and not c.forall else None
         if flipped is not None:
             words, want = flipped
@@ -465,6 +472,30 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
             lines.append(f'{c.name} ({c.expr}) {how}: its sentence says "{words}" ("{c.source}"), '
                          f"which needs {want}.")
     return lines
+
+
+_BOUND = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:<=|>=|<|>|==)\s*(\d+(?:\.\d+)?)\s*$")
+
+
+def _coefficient_as_bound(expr: str, ir: ModelIR, own: str, problem: str) -> tuple[str, str, str] | None:
+    """(variable, number, where) when `expr` bounds a variable by a number that multiplies that same variable
+    in another constraint or the objective, and the text never writes that number before a word of the
+    variable: nl4opt_test_074's "catalyst_process <= 10" next to "10*catalyst_process + 15*no_catalyst_process
+    <= 300", the wood a process uses taken for a limit (while "at least 5 trips" is one)."""
+    m = _BOUND.match(expr)
+    if m is None:
+        return None
+    var, number = m.groups()
+    described = next((v.description or "" for v in ir.variables if v.name == var), None)
+    if described is None or number_counts(number, var, described, problem):
+        return None
+    times = re.compile(rf"(?<![\w.])(\d+(?:\.\d+)?)\s*\*\s*{re.escape(var)}\b")
+    others = [(c.name, c.expr) for c in ir.constraints if c.name != own and not c.forall]
+    others += [("the objective", ir.objective.expr)] if ir.objective else []
+    for name, text in others:
+        if any(float(k) == float(number) for k in times.findall(text)):
+            return var, number, name
+    return None
 
 
 def _unused_parameter_lines(ir: ModelIR) -> list[str]:

@@ -326,6 +326,30 @@ def test_a_ratio_put_on_the_wrong_variable_is_doubted_with_its_rewrite() -> None
     assert swapped_ratio("ferry >= 4*rail", reason, trips) == "rail >= 4*ferry"
 
 
+def test_a_coefficient_taken_for_a_bound_is_doubted_and_not_flipped() -> None:
+    """nl4opt_test_074, the greedy answer of the pipeline run of 2026-12-02 (commit 1141529), copied verbatim:
+    "requires 10 units of wood" also written as "catalyst_process <= 10". The direction doubt then asked for
+    >= (the sentence says "requires"), and the repairs went from 360 to an infeasible model to 6,750; the
+    labelled answer is 369. Now the bound is named as a repeated coefficient and no direction is asked for.
+    nl4opt_test_251's "freight_trips >= 5" next to "5*freight_trips" is a stated limit ("at least 5 trips")."""
+    from agent.formalize import parse_model_output
+    from agent.loop import _constraint_doubt_lines
+
+    fixtures = Path(__file__).resolve().parent / "fixtures"
+    for pid, name, expected in [
+            ("nl4opt_test_074", "wood_coefficient_as_bound.json", [
+                "catalyst_limit (catalyst_process <= 10) bounds catalyst_process by 10, which is catalyst_process's "
+                "own coefficient in wood: an amount per unit, not a limit. Remove it unless the text limits "
+                "catalyst_process to 10.",
+                "no_catalyst_limit (no_catalyst_process <= 15) bounds no_catalyst_process by 15, which is "
+                "no_catalyst_process's own coefficient in wood: an amount per unit, not a limit. Remove it unless the "
+                "text limits no_catalyst_process to 15."]),
+            ("nl4opt_test_251", "freight_bound_that_is_a_limit.json", [])]:
+        problem = next(iter(load_benchmark("nl4opt", subset="all", ids=[pid])))
+        ir = parse_model_output((fixtures / name).read_text(), problem.problem)
+        assert _constraint_doubt_lines(ir, problem.problem) == expected, pid
+
+
 def test_a_requirement_written_as_an_equality_is_doubted() -> None:
     """nl4opt_test_050, the greedy answer of the pipeline run of 2026-12-02 (commit 062f9f8), copied verbatim:
     "requires 1000 hours" written as "== 1000"; with hours as variables and pay per shift it stayed
