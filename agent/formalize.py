@@ -344,6 +344,40 @@ def _next_to(number: str, stems: set[str], sentence: str) -> bool:
                                      rf"(?:{'|'.join(map(re.escape, stems))})", sentence, re.I) is not None
 
 
+_SCALED = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*\*\s*)?([A-Za-z_]\w*)(?:\s*\*\s*(\d+(?:\.\d+)?))?\s*(<=|>=)\s*"
+                     r"(\d[\d,]*(?:\.\d+)?)\s*$")
+_EACH = re.compile(r"\b(each|per|every|apiece|individually|any single|any one|respectively)\b", re.I)
+
+
+def total_split_per_item(constraints: list[tuple[str, str]], problem: str) -> list[tuple[list[str], str, str]]:
+    """Groups of constraints that each put one variable's use against the same limit, where the text states
+    that limit once as a total: "the school only has 1000 treats available" as 3*pigeons <= 1000 and
+    5*owls <= 1000 (nl4opt_test_195). Returns [(names, the one constraint over the sum, sentence)]. The
+    clause stating the limit must not say "each", "per" or the like, and at least one row has a coefficient
+    (two bare caps "x <= 30", "y <= 30" are as likely a cap on each)."""
+    groups: dict[tuple[str, float], list[tuple[str, str, str, str]]] = {}
+    for name, expr in constraints:
+        m = _SCALED.match(expr)
+        if m is None:
+            continue
+        left, var, right, op, limit = m.groups()
+        coef = left or right or ""
+        groups.setdefault((op, float(limit.replace(",", ""))), []).append((name, var, coef, limit))
+    found = []
+    for (op, limit), rows in groups.items():
+        if len(rows) < 2 or len({var for _, var, _, _ in rows}) < len(rows) or not any(c for _, _, c, _ in rows):
+            continue
+        stating = [s for s in sentences(problem) if limit in sentence_quantities(s)]
+        if len(stating) != 1:
+            continue
+        clauses = [c for c in re.split(r"[,;]", stating[0]) if limit in sentence_quantities(c)]
+        if not clauses or any(_EACH.search(c) for c in clauses):
+            continue
+        total = " + ".join(f"{c}*{var}" if c else var for _, var, c, _ in rows)
+        found.append(([name for name, _, _, _ in rows], f"{total} {op} {rows[0][3]}", stating[0]))
+    return found
+
+
 def number_counts(number: str, name: str, description: str, problem: str) -> bool:
     """The problem writes `number` right before a word of this variable ("at least 5 trips", "30 liquid
     sanitizers"): a limit on it, where "requires 10 units of wood" only gives an amount per unit."""
@@ -516,6 +550,38 @@ def _sentence_multipliers(sentence: str) -> set[float]:
         word = m.group(1).lower()
         found.add(float(word) if word[0].isdigit() else _NUMBER_WORDS[word])
     return found
+
+
+_SHARE = re.compile(r"^\s*([A-Za-z_]\w*)\s*(<=|>=)\s*(\d*\.?\d+)\s*\*\s*\(([A-Za-z_\w\s+]+)\)\s*$")
+
+
+def share_on_wrong_variable(expr: str, sentence: str, variables: dict[str, str]) -> str | None:
+    """`expr` with the share put on the variable the sentence gives it to, when the model put it on another.
+
+    "At most 40% of the birds can be owls" names the part after its percentage: owls <= 0.4*(pigeons +
+    owls), which a small model writes as pigeons <= 0.4*(...) (nl4opt_test_195). Judged only for one
+    variable against a fraction of a plain sum, when exactly one variable of that sum is recognised after the
+    percentage in its clause (by a word of its name or description that the others lack).
+    """
+    m = _SHARE.match(expr)
+    if m is None:
+        return None
+    var, op, fraction, inner = m.groups()
+    parts = [p.strip() for p in inner.split("+")]
+    if var not in parts or any(p not in variables for p in parts):
+        return None
+    value = float(fraction)
+    where = next((p for p in _NUMBER.finditer(sentence) if p.group(2)
+                  and abs(float(p.group(1).replace(",", "")) / 100 - value) < 1e-9), None)
+    if where is None:
+        return None
+    after = re.split(r"[,;]", sentence[where.end():])[0]
+    said = {w.lower()[:5] for w in _WORD.findall(after)}
+    stems = {p: _stems(f"{p} {variables[p]}") for p in parts}
+    named = [p for p in parts if (stems[p] - set().union(*(stems[q] for q in parts if q != p))) & said]
+    if len(named) != 1 or named[0] == var:
+        return None
+    return f"{named[0]} {op} {fraction}*({inner.strip()})"
 
 
 def swapped_ratio(expr: str, sentence: str, variables: dict[str, str]) -> str | None:

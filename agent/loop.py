@@ -31,8 +31,10 @@ from agent.formalize import (
     per_item_limit_as_total,
     repair_message,
     sentence_quantities,
+    share_on_wrong_variable,
     suggest_coefficients,
     swapped_ratio,
+    total_split_per_item,
     unused_numbers,
 )
 from agent.layouts import LAYOUTS
@@ -465,12 +467,21 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
             lines.append(f"{c.name} ({c.expr}) bounds {var} by {number}, which is {var}'s own coefficient in {where}: "
                          f"an amount per unit, not a limit. Remove it unless the text limits {var} to {number}.")
             continue  # its sentence's "requires 10 units of wood" says nothing of a direction then
+        share = share_on_wrong_variable(c.expr, c.source, described) if c.source and not c.forall else None
+        if share is not None:
+            lines.append(f'{c.name} ({c.expr}) gives the share to the wrong one: its sentence ("{c.source}") names '
+                         f"the part after its percentage, so it reads {share}.")
         flipped = direction_conflict(c.expr, c.source) if c.source and not c.forall else None
         if flipped is not None:
             words, want = flipped
             how = "is an equality" if "=" in c.expr and not re.search(r"<|>", c.expr) else "points the wrong way"
             lines.append(f'{c.name} ({c.expr}) {how}: its sentence says "{words}" ("{c.source}"), '
                          f"which needs {want}.")
+    if problem:
+        flat = [(c.name, c.expr) for c in ir.constraints if not c.forall]
+        for names_, total, sentence in total_split_per_item(flat, problem):
+            lines.append(f'{" and ".join(names_)} each take the whole limit of "{sentence}": a limit stated once is '
+                         f"a total, so write one constraint, {total}.")
     return lines
 
 

@@ -350,6 +350,30 @@ def test_a_coefficient_taken_for_a_bound_is_doubted_and_not_flipped() -> None:
         assert _constraint_doubt_lines(ir, problem.problem) == expected, pid
 
 
+def test_a_total_split_per_item_and_a_share_on_the_wrong_variable_are_doubted() -> None:
+    """nl4opt_test_195, the greedy answer of the pipeline run of 2026-12-02 (commit 35e0bcf), copied verbatim:
+    "only has 1000 treats available" as 3*pigeons <= 1000 and 5*owls <= 1000, and "at most 40% of the birds
+    can be owls" as pigeons <= 0.4*(pigeons + owls); it passed every check (1266 against the labelled 841)."""
+    from agent.formalize import parse_model_output, share_on_wrong_variable, total_split_per_item
+    from agent.loop import _constraint_doubt_lines
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_195"])))
+    raw = (Path(__file__).resolve().parent / "fixtures" / "birds_total_split_and_share_swapped.json").read_text()
+    lines = _constraint_doubt_lines(parse_model_output(raw, problem.problem), problem.problem)
+    assert any(line.endswith("so it reads owls <= 0.4*(pigeons + owls).") for line in lines)
+    assert any(line.startswith("pigeons_treats and owls_treats each take the whole limit of") and
+               line.endswith("write one constraint, 3*pigeons + 5*owls <= 1000.") for line in lines)
+    # A cap stated for each item, or two bare caps, are not a split total; a share on its own part stays.
+    each = "Each machine can run at most 100 hours. Machine A makes 3 units an hour and machine B makes 5."
+    assert total_split_per_item([("a", "3*a <= 100"), ("b", "5*b <= 100")], each) == []
+    assert total_split_per_item([("a", "a <= 30"), ("b", "b <= 30")], "At most 30 can be made.") == []
+    birds = {"pigeons": "number of carrier pigeons used", "owls": "number of owls used"}
+    assert share_on_wrong_variable("owls <= 0.4*(pigeons + owls)", "At most 40% of the birds can be owls.",
+                                   birds) is None
+    assert share_on_wrong_variable("owls <= 0.4*(pigeons + owls)", "Owls can make up at most 40% of the birds.",
+                                   birds) is None  # nothing named after the percentage: no judgement
+
+
 def test_a_requirement_written_as_an_equality_is_doubted() -> None:
     """nl4opt_test_050, the greedy answer of the pipeline run of 2026-12-02 (commit 062f9f8), copied verbatim:
     "requires 1000 hours" written as "== 1000"; with hours as variables and pay per shift it stayed
