@@ -145,6 +145,42 @@ def _drop_objective_copies(data: dict[str, Any]) -> list[str]:
     return [str(c.get("name")) for c in dropped]
 
 
+def _inline_definitions(data: dict[str, Any]) -> list[str]:
+    """Replace a "constraint" that only names an expression ("phone_revenue": "50*phone_space", no comparison)
+    by that expression, in brackets, wherever its name is used; returns the names inlined.
+
+    Why: a small model defines quantities this way and then optimizes "phone_revenue + laptop_revenue"; the
+    parse errors ("a constraint must be a condition", "unknown name") got the same answer back through every
+    repair of every sample (nl4opt_test_030, twelve calls). A name that is also a variable is left alone.
+    """
+    constraints = data.get("constraints")
+    if not isinstance(constraints, list):
+        return []
+    variables = {str(v.get("name")) for v in data.get("variables") or [] if isinstance(v, dict)}
+    defined = {c["name"]: c["expr"] for c in constraints if isinstance(c, dict) and isinstance(c.get("expr"), str)
+               and isinstance(c.get("name"), str) and not _COMPARISON.search(c["expr"])
+               and c["name"] not in variables}
+    holders = [c for c in constraints if isinstance(c, dict) and isinstance(c.get("expr"), str)]
+    objective = data.get("objective")
+    if isinstance(objective, dict) and isinstance(objective.get("expr"), str):
+        holders.append(objective)
+    used = set()
+    for _ in range(len(defined)):  # a definition may use another one
+        changed = False
+        for holder in holders:
+            for name, expr in defined.items():
+                if holder.get("name") == name and holder is not objective:
+                    continue
+                new = re.sub(rf"(?<![\w.]){re.escape(name)}(?![\w\[])", f"({expr})", holder["expr"])
+                if new != holder["expr"]:
+                    holder["expr"], changed = new, True
+                    used.add(name)
+        if not changed:
+            break
+    data["constraints"] = [c for c in constraints if not (isinstance(c, dict) and c.get("name") in used)]
+    return sorted(used)
+
+
 def parse_model_output(text: str, problem: str | None = None, notes: list[str] | None = None) -> ModelIR:
     """The model's JSON text -> a validated IR (names checked later by compile()). Raises IRError.
 
@@ -158,6 +194,10 @@ def parse_model_output(text: str, problem: str | None = None, notes: list[str] |
         raise IRError([f"the output is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"]) from None
     if isinstance(data, dict):
         _clean_names(data)
+        for name in _inline_definitions(data):
+            if notes is not None:
+                notes.append(f"constraint {name}: a definition without a comparison, written into the expressions "
+                             "that use its name")
         for name in _drop_objective_copies(data):
             if notes is not None:
                 notes.append(f"constraint {name} dropped: it only repeats the objective's expression")

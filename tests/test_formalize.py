@@ -181,6 +181,29 @@ def test_a_constraint_that_only_repeats_the_objective_is_dropped_and_noted() -> 
         parse_model_output(json.dumps(raw)).compile()
 
 
+def test_a_named_expression_without_a_comparison_is_written_where_it_is_used() -> None:
+    """nl4opt_test_030, the greedy answer of the pipeline run of 2026-12-02 (commit 1141529), copied verbatim:
+    "phone_revenue": "50*phone_space" as a constraint and "phone_revenue + laptop_revenue" as the objective;
+    all twelve calls of that problem answered the same way and it ended unread. A name that nothing uses
+    stays a constraint, and so stays an error."""
+    import solvers
+    from agent.benchdata import load_benchmark
+    from formalizers.ir import IRError
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_030"])))
+    raw = (Path(__file__).parent / "fixtures" / "factory_revenue_definitions.json").read_text()
+    notes: list[str] = []
+    ir = parse_model_output(raw, problem.problem, notes)
+    assert ir.objective is not None and ir.objective.expr == "(50*phone_space) + (70*laptop_space)"
+    assert [c.name for c in ir.constraints] == ["space", "labor", "cost"]
+    assert len(notes) == 2 and all("a definition without a comparison" in n for n in notes)
+    assert solvers.solve(ir.compile(), "milp").objective == pytest.approx(problem.answer)
+    unused = json.loads(raw)
+    unused["objective"]["expr"] = "50*phone_space + 70*laptop_space"
+    with pytest.raises(IRError, match="a constraint must be a condition"):
+        parse_model_output(json.dumps(unused), problem.problem).compile()
+
+
 def test_more_than_is_read_as_at_least_unless_the_text_says_strictly() -> None:
     """nl4opt_test_128, the greedy answer of the pipeline run of 2026-12-02 (commit 1141529), copied verbatim:
     "more foam than liquid" written as ">", which over whole numbers the IR reads as a difference of one
