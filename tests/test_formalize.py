@@ -230,9 +230,10 @@ def test_more_than_is_read_as_at_least_unless_the_text_says_strictly() -> None:
         "sum(i in S where i > 1)(z[i]) <= 3"
 
 
-def test_an_amount_of_a_divisible_unit_is_continuous_unless_the_text_asks_for_whole_numbers() -> None:
+def test_an_amount_of_a_divisible_unit_in_an_lp_is_continuous_unless_the_text_asks_for_whole_numbers() -> None:
     """nl4opt_test_045, the greedy answer of the pipeline run of 2026-12-02 (commit 1141529), copied verbatim:
-    "acres planted with blueberries" as an integer against the prompt's rule, so 14,325 for the LP's 14,375."""
+    "acres planted with blueberries" as an integer in a text that says "Formulate an LP problem" (14,325 for
+    the LP's 14,375)."""
     import solvers
     from agent.benchdata import load_benchmark
     from agent.formalize import _measures_a_divisible_unit
@@ -242,11 +243,15 @@ def test_an_amount_of_a_divisible_unit_is_continuous_unless_the_text_asks_for_wh
     notes: list[str] = []
     ir = parse_model_output(raw, problem.problem, notes)
     assert [v.domain for v in ir.variables] == ["continuous", "continuous"]
-    assert notes == [f"variable {n}: continuous, an amount of a divisible unit (the text asks for no whole numbers)"
+    assert notes == [f"variable {n}: continuous, an amount of a divisible unit in a problem that calls itself an LP"
                      for n in ("blueberries", "raspberries")]
     assert solvers.solve(ir.compile(), "milp").objective == pytest.approx(problem.answer)
     assert [v.domain for v in parse_model_output(raw, problem.problem + " Plant whole acres only.").variables] \
         == ["integer", "integer"]
+    # Not called an LP: the model's choice stands (nl4opt_test_106 labels whole hours of a factory, 37).
+    not_lp = problem.problem.replace(" Formulate an LP problem in order to maximize profit.", " Maximize profit.")
+    assert not_lp != problem.problem
+    assert [v.domain for v in parse_model_output(raw, not_lp).variables] == ["integer", "integer"]
     for name, description, divisible in [
             ("x", "number of hours machine A runs", True), ("fertilizer", "kg of fertilizer", True),
             ("machine_1_minutes", "", True), ("bags", "number of 5 kg bags", False),
