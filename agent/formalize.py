@@ -424,6 +424,38 @@ def total_split_per_item(constraints: list[tuple[str, str]], problem: str) -> li
     return found
 
 
+def numbers_used_twice(problem: str, places: list[tuple[str, str]]) -> list[tuple[str, str, list[str]]]:
+    """Numbers the text states once but the model uses in two places (two constraints, or one and the
+    objective), one of them as a constraint's limit: one place took a number that belongs to the other's
+    sentence. "Each mango contains 100 calories" gives no sugar limit (nl4opt_test_131: sugar <= 100 beside
+    100*mangoes), "150 bags" no water limit (nl4opt_test_227). A number given to each item ("at least 20 of
+    each") is left alone. `places` is [(name, expression)]; returns [(number as written,
+    its sentence, names of the places)]."""
+    stated: dict[float, list[tuple[str, str, bool]]] = {}
+    for sentence in sentences(problem):
+        text = _LABELS.sub(" ", sentence)
+        for m in _NUMBER.finditer(text):
+            digits, percent = m.group(1), m.group(2) or ""
+            value = float(digits.replace(",", ""))
+            each = bool(_EACH.search(re.split(r"[,;]", text[m.end():])[0]))  # "20 of each", "6 of any single"
+            stated.setdefault(round(value / 100, 12) if percent else value, []).append(
+                (digits + percent, sentence, each))
+    numbers = [(name, _numbers(expr), _numbers(sides[2]) if (sides := _limit_sides(expr)) else set())
+               for name, expr in places]
+    found = []
+    for value, where in stated.items():
+        if len(where) != 1 or value in (0.0, 1.0) or where[0][2]:
+            continue
+        users = [name for name, used, _ in numbers if _close_to(value, used)]
+        if len(users) > 1 and any(_close_to(value, limit) for _, _, limit in numbers):
+            found.append((where[0][0].strip(), where[0][1], users))
+    return found
+
+
+def _close_to(value: float, numbers: set[float]) -> bool:
+    return any(abs(n - value) <= 1e-9 * max(1.0, value) for n in numbers)
+
+
 def number_counts(number: str, name: str, description: str, problem: str) -> bool:
     """The problem writes `number` right before a word of this variable ("at least 5 trips", "30 liquid
     sanitizers"): a limit on it, where "requires 10 units of wood" only gives an amount per unit."""

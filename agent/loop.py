@@ -26,6 +26,7 @@ from agent.formalize import (
     hinted_problem_message,
     invented_numbers,
     number_counts,
+    numbers_used_twice,
     output_schema,
     parse_model_output,
     per_item_limit_as_total,
@@ -479,9 +480,18 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
                          f"which needs {want}.")
     if problem:
         flat = [(c.name, c.expr) for c in ir.constraints if not c.forall]
-        for names_, total, sentence in total_split_per_item(flat, problem):
+        split = total_split_per_item(flat, problem)
+        for names_, total, sentence in split:
             lines.append(f'{" and ".join(names_)} each take the whole limit of "{sentence}": a limit stated once is '
                          f"a total, so write one constraint, {total}.")
+        places = flat + ([("the objective", ir.objective.expr)] if ir.objective else [])
+        exprs = dict(places)
+        for number, sentence, users in numbers_used_twice(problem, places):
+            if any(set(users) == set(names_) for names_, _, _ in split):
+                continue  # said above, with the one constraint to write instead
+            shown = " and ".join(f"{u} ({exprs[u]})" if u != "the objective" else u for u in users)
+            lines.append(f'{number} is stated once ("{sentence}"), but it is used by {shown}: a number of the text '
+                         "belongs to one requirement, so one of them took it from the wrong sentence.")
     return lines
 
 

@@ -38,19 +38,18 @@ def _repair_prompts(result) -> list[str]:
     return [c["messages"][-1]["content"] for c in calls[1:]]
 
 
-def test_unreadable_model_repaired_from_the_parse_errors() -> None:
-    """nl4opt_test_200: the model wrote profit definitions as constraints and used them in the objective;
-    the validator names each bad expression with its position, and the second repair reads."""
+def test_profit_definitions_written_as_constraints_are_read_on_the_first_answer() -> None:
+    """nl4opt_test_200: the model wrote profit definitions as constraints ("ham_profit": "150*ham_batches")
+    and used them in the objective. Recorded when that was a parse error fed back twice; the definitions are
+    now written into the objective as the answer is read, so the first answer solves, right, with no repair."""
     problem, result, attempts = _replay("validate_repaired", "ir-repair", "nl4opt_test_200")
-    assert attempts == [("RETRY", "validate"), ("RETRY", "validate"), ("SUCCESS", "done")]
-    first = _repair_prompts(result)[0]
-    assert "a constraint must be a condition" in first and "unknown name 'ham_profit'" in first
-    assert "150*ham_batches\n    ^" in first  # the expression with a caret under the column
-    assert result.success and result.repairs == 2
+    assert attempts == [("SUCCESS", "done")]
+    assert result.success and result.repairs == 0
     assert strict_correct(result.objective, problem.answer, gt_status=problem.answer_status,
                           pred_status=result.status)
-    names = [c.name for c in result.ir.constraints]
-    assert "ham_profit" not in names  # the accepted model is the repaired one
+    assert "ham_profit" not in [c.name for c in result.ir.constraints]
+    validated = next(e for e in result.trace.to_dict()["events"] if e["kind"] == "validate")
+    assert any("ham_profit: a definition without a comparison" in n for n in validated["notes"])
     assert json.dumps(result.trace.to_dict())  # the trace is plain JSON a person can read
 
 
@@ -203,31 +202,25 @@ def test_suggested_coefficients_are_taken_up_and_win_the_vote() -> None:
                               pred_status=result.first_sample.status)  # the greedy sample alone was wrong
 
 
-def test_an_answer_that_does_nothing_never_replaces_a_doubted_one_and_clean_samples_win_ties() -> None:
-    """nl4opt_test_257, pipeline (recorded at commit 14d2a17, which took the zero answer and lost): the greedy
-    sample's repairs go from an infeasible model to one with two unused numbers (109) to, after a fresh
-    hinted draw, one that converts nothing (0). Doing nothing must not count as one doubt against two: the
-    109 model is kept. The three samples then disagree (109, 98, 2338); the tie goes to the sample whose
-    answer raises no doubt, 98, the right answer."""
+def test_a_number_stated_once_but_used_twice_is_fed_back_and_the_vote_takes_the_right_answer() -> None:
+    """nl4opt_test_257, pipeline, recorded at the commit that added the doubt (2026-12-02): the greedy sample
+    writes the production rate with the platinum limit ("5*palladium_heavy + 4*platinum_heavy >= 450") and
+    stays infeasible; the repair prompts say that 450 is stated once but used by two constraints, and that
+    a rate ">= 0" requires nothing. The samples end at no answer, 98 and 450; the vote takes 98, the right
+    answer. (This fixture replaces `nothing_done_loses`, recorded at 14d2a17, whose prompts the new doubts
+    changed; the vote's rule that doing nothing weighs more than any unused numbers is tested in
+    tests/test_strategies.py.)"""
     problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_257"])))
-    text = (FIXTURES / "nothing_done_loses.txt").read_text(encoding="utf-8").strip()
+    text = (FIXTURES / "number_stated_once.txt").read_text(encoding="utf-8").strip()
     assert text == problem.problem.strip()
-    result = solve_problem(text, make_llm(f"replay:{FIXTURES / 'nothing_done_loses.jsonl'}"), "pipeline")
-    assert [s["objective"] for s in result.samples] == [109.0, 98.0, 2338.0]
-    assert result.samples[0]["doubts"] == 2 and result.samples[1]["doubts"] == 0
+    result = solve_problem(text, make_llm(f"replay:{FIXTURES / 'number_stated_once.jsonl'}"), "pipeline")
+    assert [s["objective"] for s in result.samples] == [None, 98.0, 450.0]
+    prompts = _repair_prompts(result)
+    assert any('450 is stated once ("There are 450 units of platinum and 390 units of palladium available.")'
+               in p and "rate (5*palladium_heavy + 4*platinum_heavy >= 450)" in p for p in prompts)
+    assert any("rate (5*palladium_heavy + 4*platinum_heavy >= 0) holds for any values" in p for p in prompts)
     assert result.objective == 98.0
     assert strict_correct(result.objective, problem.answer, gt_status=problem.answer_status, pred_status=result.status)
-    # the greedy sample's kept answer says what is still off about it
-    from rich.console import Console
-
-    from agent.answer import answer_dict, print_answer
-
-    payload = answer_dict(result.first_sample)
-    assert len(payload["doubts"]) == 2 and payload["doubts"][0].startswith('15 in "The process with a palladium')
-    console = Console(record=True, width=200)
-    print_answer(console, payload)
-    assert "still doubtful" in console.export_text()
-    assert answer_dict(result)["doubts"] == []  # the voted answer is clean
 
 
 def test_a_per_food_cap_written_as_a_total_is_named_with_its_rewrite() -> None:
@@ -347,7 +340,9 @@ def test_a_coefficient_taken_for_a_bound_is_doubted_and_not_flipped() -> None:
             ("nl4opt_test_251", "freight_bound_that_is_a_limit.json", [])]:
         problem = next(iter(load_benchmark("nl4opt", subset="all", ids=[pid])))
         ir = parse_model_output((fixtures / name).read_text(), problem.problem)
-        assert _constraint_doubt_lines(ir, problem.problem) == expected, pid
+        lines = _constraint_doubt_lines(ir, problem.problem)
+        assert [line for line in lines if "own coefficient" in line] == expected, pid
+        assert not any("points the wrong way" in line for line in lines), pid
 
 
 def test_a_total_split_per_item_and_a_share_on_the_wrong_variable_are_doubted() -> None:
@@ -372,6 +367,25 @@ def test_a_total_split_per_item_and_a_share_on_the_wrong_variable_are_doubted() 
                                    birds) is None
     assert share_on_wrong_variable("owls <= 0.4*(pigeons + owls)", "Owls can make up at most 40% of the birds.",
                                    birds) is None  # nothing named after the percentage: no judgement
+
+
+def test_a_number_stated_once_and_used_twice_is_doubted() -> None:
+    """nl4opt_test_131, the greedy answer of the pipeline run of 2026-12-02 (commit c9cfd92), copied verbatim:
+    "Each mango contains 100 calories" also written as a sugar limit, "10*bananas + 8*mangoes <= 100"; with
+    it the request looked infeasible through every repair (labelled 440). A number given to each item ("at
+    least 20 of each") is one statement for several constraints, and is left alone."""
+    from agent.formalize import numbers_used_twice, parse_model_output
+    from agent.loop import _constraint_doubt_lines
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_131"])))
+    raw = (Path(__file__).resolve().parent / "fixtures" / "gorilla_coefficient_as_limit.json").read_text()
+    lines = _constraint_doubt_lines(parse_model_output(raw, problem.problem), problem.problem)
+    assert ('100 is stated once ("Each mango contains 100 calories, 15 grams of potassium, and 8 grams of sugar."), '
+            "but it is used by calories (80*bananas + 100*mangoes >= 4000) and sugar (10*bananas + 8*mangoes <= "
+            "100): a number of the text belongs to one requirement, so one of them took it from the wrong "
+            "sentence.") in lines
+    each = "A shop sells x and y. It must sell at least 20 of each. Each x needs 3 hours; 100 hours are available."
+    assert numbers_used_twice(each, [("x_min", "x >= 20"), ("y_min", "y >= 20"), ("hours", "3*x + 2*y <= 100")]) == []
 
 
 def test_a_requirement_written_as_an_equality_is_doubted() -> None:
