@@ -583,11 +583,10 @@ def flat_linear(node: Node, model: CompiledModel) -> dict[str, float] | None:
     return None
 
 
-def same_left_sides(model: CompiledModel) -> list[list[CompiledConstraint]]:
-    """Groups of two or more plain constraints that limit the very same expression in the same
-    direction (`x + y >= 30` and `x + y >= 25`): only the tightest of each group can ever bind, which
-    in a word problem means requirements about different things were written with the same variables."""
-    groups: dict[tuple, list[CompiledConstraint]] = {}
+def _upper_limit_rows(model: CompiledModel) -> list[tuple[CompiledConstraint, dict[str, float], float]]:
+    """The plain linear inequalities of a model (no `forall`), each as `terms <= limit`: (constraint, terms
+    by variable name without zero coefficients, limit). Others are left out."""
+    rows = []
     for c in model.constraints:
         body = c.body
         if c.gen is not None or not isinstance(body, Compare) or body.op not in ("<=", ">=", "<", ">"):
@@ -595,9 +594,19 @@ def same_left_sides(model: CompiledModel) -> list[list[CompiledConstraint]]:
         left, right = flat_linear(body.left, model), flat_linear(body.right, model)
         if left is None or right is None:
             continue
-        sign = 1.0 if body.op in ("<=", "<") else -1.0  # everything as `terms <= constant`
+        sign = 1.0 if body.op in ("<=", "<") else -1.0
         terms = {k: sign * (left.get(k, 0.0) - right.get(k, 0.0)) for k in set(left) | set(right) if k}
-        terms = {k: v for k, v in terms.items() if abs(v) > 1e-12}
+        rows.append((c, {k: v for k, v in terms.items() if abs(v) > 1e-12},
+                     sign * (right.get("", 0.0) - left.get("", 0.0))))
+    return rows
+
+
+def same_left_sides(model: CompiledModel) -> list[list[CompiledConstraint]]:
+    """Groups of two or more plain constraints that limit the very same expression in the same
+    direction (`x + y >= 30` and `x + y >= 25`): only the tightest of each group can ever bind, which
+    in a word problem means requirements about different things were written with the same variables."""
+    groups: dict[tuple, list[CompiledConstraint]] = {}
+    for c, terms, _ in _upper_limit_rows(model):
         if not terms:
             continue
         # Scale so the first variable's coefficient is +-1: `2x + 2y` and `x + y` are the same side.
@@ -612,17 +621,7 @@ def vacuous_constraints(model: CompiledModel) -> list[CompiledConstraint]:
     nothing: `5*apple + 3*carrot >= 2*carrot` over non-negative servings (nl4opt_test_114, where the sentence
     was a folate limit of 100). A restated sign or bound of one variable (`x >= 0`) is harmless and left out."""
     found = []
-    for c in model.constraints:
-        body = c.body
-        if c.gen is not None or not isinstance(body, Compare) or body.op not in ("<=", ">=", "<", ">"):
-            continue
-        left, right = flat_linear(body.left, model), flat_linear(body.right, model)
-        if left is None or right is None:
-            continue
-        sign = 1.0 if body.op in ("<=", "<") else -1.0  # as `terms <= limit`
-        terms = {k: sign * (left.get(k, 0.0) - right.get(k, 0.0)) for k in set(left) | set(right) if k}
-        terms = {k: v for k, v in terms.items() if abs(v) > 1e-12}
-        limit = sign * (right.get("", 0.0) - left.get("", 0.0))
+    for c, terms, limit in _upper_limit_rows(model):
         if len(terms) < 2:
             continue
         highest = 0.0  # the largest the terms can be within the bounds
