@@ -2,6 +2,9 @@
 
     python benchmarks/lookup_speed.py [--examples bakery_integer,transportation] [--drafts 0,3] [--rounds 2]
 
+First it times one forward pass over a batch of 1..6 tokens after a 2,000-token prompt (what a check of
+guessed tokens costs against generating one token; the reason for checking 3 guesses at a time).
+
 For each example the formalization prompt of its layout (lean or indexed, as `auto` picks) is put into
 llama.cpp's memory first, so every timed call measures generation (the problem's tokens evaluated, then
 the answer); the draft settings alternate round by round so a slower minute of a shared machine does not
@@ -37,6 +40,8 @@ def main() -> None:
     drafts = [int(d) for d in args.drafts.split(",")]
     print(f"llama-cpp-python {llama_cpp.__version__}; {llama_cpp.llama_print_system_info().decode().strip()}")
     print()
+    batch_costs(llm.load().llama)  # type: ignore[attr-defined]
+    print()
     print("| example | layout | guessed tokens per pass | generated tokens | forward passes | seconds (best) "
           "| tokens/s | same text as without |")
     print("|---|---|---:|---:|---:|---:|---:|---|")
@@ -60,6 +65,41 @@ def main() -> None:
             seconds, c = best[draft]
             print(f"| {name} | {layout} | {draft} | {c.completion_tokens} | {c.decode_steps} | {seconds:.1f} "
                   f"| {c.completion_tokens / seconds:.1f} | {c.text == reference} |")
+
+
+def batch_costs(llama: object, reps: int = 9) -> None:
+    """Median seconds of one llama_decode over n tokens at positions 2000.., for n = 1..6."""
+    import llama_cpp
+
+    text = (ROOT / "datasets" / "examples" / "transportation.txt").read_text(encoding="utf-8")
+    tokens = llama.tokenize((text * 8).encode())[:2000]  # type: ignore[attr-defined]
+    llama.reset()  # type: ignore[attr-defined]
+    llama.eval(tokens)  # type: ignore[attr-defined]
+    ctx = llama._ctx.ctx  # type: ignore[attr-defined]
+    memory = llama_cpp.llama_get_memory(ctx)
+    batch = llama_cpp.llama_batch_init(8, 0, 1)
+    print("| tokens in one pass | median ms | x one token |")
+    print("|---:|---:|---:|")
+    one = None
+    try:
+        for n in range(1, 7):
+            times = []
+            for _ in range(reps):
+                batch.n_tokens = n
+                for k in range(n):
+                    batch.token[k], batch.pos[k], batch.n_seq_id[k] = tokens[100 + k], len(tokens) + k, 1
+                    batch.seq_id[k][0], batch.logits[k] = 0, True
+                start = time.perf_counter()
+                if llama_cpp.llama_decode(ctx, batch) != 0:
+                    raise RuntimeError("llama_decode failed")
+                times.append(time.perf_counter() - start)
+                llama_cpp.llama_memory_seq_rm(memory, 0, len(tokens), -1)
+            median = sorted(times)[reps // 2] * 1000
+            one = one or median
+            print(f"| {n} | {median:.0f} | {median / one:.2f} |")
+    finally:
+        llama_cpp.llama_batch_free(batch)
+        llama.reset()  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":
