@@ -456,6 +456,34 @@ def _close_to(value: float, numbers: set[float]) -> bool:
     return any(abs(n - value) <= 1e-9 * max(1.0, value) for n in numbers)
 
 
+_GOAL_WORDS = {  # "at least"/"at most" state limits, not goals: only "the least", "the most"
+    "minimize": re.compile(r"\b(minimi[sz]e|the minimum|decrease|reduce|lower|lowest|the least|fewest|smallest|"
+                           r"cheapest|as few|as little)\b", re.I),
+    "maximize": re.compile(r"\b(maximi[sz]e|the maximum|increase|highest|the most|largest|greatest|as many|"
+                           r"as much)\b", re.I),
+}
+
+
+def goal_conflict(problem: str, sense: str) -> str | None:
+    """The words of the problem's question that ask for the other direction than `sense`, else None.
+
+    The question is the last sentence that asks ("?", "how many", "maximize", "minimize"...); it is judged
+    only when its words point one way: "Planning to make a profit, how many sedans and how many buses should
+    this tourism company purchase to decrease the total number of vehicles needed?" asks to minimize, and a
+    model that maximized the seats took the profit for the goal (nl4opt_test_278).
+    """
+    asking = [s for s in sentences(problem) if "?" in s or re.search(r"\b(how (?:many|much)|determine|find|"
+                                                                     r"maximi[sz]e|minimi[sz]e)\b", s, re.I)]
+    if not asking:
+        return None
+    question = asking[-1]
+    found = {goal: m.group(0) for goal, pattern in _GOAL_WORDS.items() if (m := pattern.search(question))}
+    if len(found) != 1 or sense in found:
+        return None
+    (words,) = found.values()
+    return re.search(rf"[^,;]*\b{re.escape(words)}\b[^,;?.]*", question, re.I).group(0).strip()  # type: ignore[union-attr]
+
+
 def number_counts(number: str, name: str, description: str, problem: str) -> bool:
     """The problem writes `number` right before a word of this variable ("at least 5 trips", "30 liquid
     sanitizers"): a limit on it, where "requires 10 units of wood" only gives an amount per unit."""

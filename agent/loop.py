@@ -23,6 +23,7 @@ from agent.formalize import (
     direction_conflict,
     expression_numbers,
     formalize_messages,
+    goal_conflict,
     hinted_problem_message,
     invented_numbers,
     number_counts,
@@ -314,6 +315,11 @@ class RepairLoop:
                 entry, value = found
                 doubts.append(f'{entry} = {value:g}, but "{v.description or v.name}" counts whole things: if they '
                               'cannot be split, make it "integer".')
+        asked = goal_conflict(state["problem"], compiled.sense) if compiled.sense in ("minimize", "maximize") else None
+        if asked is not None:
+            other = "minimize" if compiled.sense == "maximize" else "maximize"
+            doubts.append(f'The objective is to {compiled.sense}, but the question asks "{asked}": {other} that '
+                          "quantity; the other sentences state limits and data, not the goal.")
         doubts += _same_left_side_lines(compiled)
         doubts += _vacuous_lines(compiled)
         doubts += _unused_parameter_lines(ir)

@@ -388,6 +388,26 @@ def test_a_number_stated_once_and_used_twice_is_doubted() -> None:
     assert numbers_used_twice(each, [("x_min", "x >= 20"), ("y_min", "y >= 20"), ("hours", "3*x + 2*y <= 100")]) == []
 
 
+def test_an_objective_against_the_questions_direction_is_doubted() -> None:
+    """nl4opt_test_278, the greedy answer of the pipeline run of 2026-12-02 (commit f9c4556), copied verbatim: "to
+    make a profit ... how many should this company purchase to decrease the total number of vehicles" written as
+    maximize the seats; it passed every check (5000 against the labelled 19). Every objective sense annotated in
+    the NL4Opt dev split agrees with the question's words (98 problems, one with no direction word)."""
+    from agent.formalize import goal_conflict
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_278"])))
+    raw = (Path(__file__).resolve().parent / "fixtures" / "tourism_goal_taken_from_profit.json").read_text()
+    doubts = _doubts_of(raw, problem.problem)
+    assert doubts[0] == ('The objective is to maximize, but the question asks "how many sedans and how many buses '
+                         'should this tourism company purchase to decrease the total number of vehicles needed": '
+                         "minimize that quantity; the other sentences state limits and data, not the goal.")
+    assert goal_conflict(problem.problem, "minimize") is None
+    # "at least"/"at most" are limits, and a question with both directions is not judged.
+    assert goal_conflict("Each x needs 2 hours. How many x should be made if at least 5 must be made?",
+                         "maximize") is None
+    assert goal_conflict("How many should be made to maximize profit and use the fewest trucks?", "minimize") is None
+
+
 def test_a_requirement_written_as_an_equality_is_doubted() -> None:
     """nl4opt_test_050, the greedy answer of the pipeline run of 2026-12-02 (commit 062f9f8), copied verbatim:
     "requires 1000 hours" written as "== 1000"; with hours as variables and pay per shift it stayed
