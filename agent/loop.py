@@ -447,9 +447,11 @@ def doubt_weight(doubts: list[str]) -> int:
 
 
 def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
-    """One line per limit whose sentence words the opposite direction ("requires 1000" under a <=), per ratio
-    put on the wrong variable ("twice as many small as large" as large >= 2*small), and per constraint that
-    uses a number the problem never states or sums items its sentence limits one by one."""
+    """One line per constraint that reads wrong against the text, each with what to write instead where it can
+    be known: a number the problem never states; a sum where the sentence caps each item, or the reverse, a total
+    split per item; a ratio or share on the wrong variable; a variable's own coefficient taken for its bound; a
+    limit in the opposite direction of its sentence ("requires 1000" under a <=); a number stated once but used
+    in two places. The checks live in agent.formalize; each comes from a real answer of the embedded model."""
     lines = []
     names = [v.name for v in ir.variables if not v.index]
     described = {v.name: v.description or "" for v in ir.variables if not v.index}
