@@ -82,16 +82,35 @@ fi
 # (agent/llm/lookup_decoding.py); a portable build (AVX2) takes 2x. CMAKE_ARGS=-DGGML_NATIVE=OFF ./setup.sh
 # builds the portable one, e.g. for a .venv copied to other machines.
 LLAMA_BUILD="${CMAKE_ARGS:-native}"
+rebuild_llama() {  # pip would reuse a wheel it built before with other flags: build this one afresh
+  local version
+  version=$($VENV/bin/python -c 'import llama_cpp; print(llama_cpp.__version__)')
+  say "rebuilding llama-cpp-python $version for llama.cpp flags [$LLAMA_BUILD] ($1; 5-12 min)"
+  quiet $VENV/bin/python -m pip install --disable-pip-version-check --no-cache-dir --force-reinstall \
+    --no-deps "llama-cpp-python==$version"
+}
+# A native build that lacks a vector extension this CPU has: a wheel from pip's cache, built elsewhere or
+# with other flags (the cache is keyed by version, not by CMAKE_ARGS). llama.cpp's own report is checked.
+native_build_lacks() {
+  [[ $LLAMA_BUILD == native ]] || return 1
+  local info ext
+  info=$($VENV/bin/python -c 'import llama_cpp; print(llama_cpp.llama_print_system_info().decode())' 2>/dev/null) \
+    || return 1
+  for ext in avx2:AVX2 avx512f:AVX512; do
+    if grep -qw "${ext%%:*}" /proc/cpuinfo 2>/dev/null && [[ $info != *"${ext##*:} = 1"* ]]; then
+      echo "${ext##*:}"
+      return 0
+    fi
+  done
+  return 1
+}
 want="python=$($VENV/bin/python -c 'import sys; print(sys.version.split()[0])') pyproject=$(digest pyproject.toml) llama=[$LLAMA_BUILD]"
 if [[ -f $STAMP && $(cat "$STAMP") == "$want" && -x $VENV/bin/modelwright ]]; then
   say "Python packages up to date in $VENV"
 else
-  if llama_version=$($VENV/bin/python -c 'import llama_cpp; print(llama_cpp.__version__)' 2>/dev/null); then
+  if $VENV/bin/python -c 'import llama_cpp' 2>/dev/null; then
     if [[ ! -f $STAMP || $(cat "$STAMP") != *"llama=[$LLAMA_BUILD]"* ]]; then
-      # Built with other flags: pip would reuse its cached wheel, so build this one afresh.
-      say "rebuilding llama-cpp-python $llama_version for llama.cpp flags [$LLAMA_BUILD] (5-12 min)"
-      quiet $VENV/bin/python -m pip install --disable-pip-version-check --no-cache-dir --force-reinstall \
-        --no-deps "llama-cpp-python==$llama_version"
+      rebuild_llama "the flags changed"
     fi
     say "pip install -e '.[dev]' into $VENV"
   else
@@ -99,6 +118,12 @@ else
   fi
   quiet $VENV/bin/python -m pip install --disable-pip-version-check -e '.[dev]'
   echo "$want" >"$STAMP"
+fi
+if missing=$(native_build_lacks); then
+  rebuild_llama "this CPU has $missing and the installed build does not use it"
+  if missing=$(native_build_lacks); then
+    say "warning: the rebuilt llama.cpp still does not use $missing; it works, generating more slowly"
+  fi
 fi
 
 # ------------------------------------------------------------------ WebAssembly MiniZinc 2.10
