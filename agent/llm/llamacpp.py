@@ -32,7 +32,7 @@ from typing import Any
 
 from agent.llm.base import LLM, Completion, Message, TraceSink
 from agent.llm.errors import BackendUnavailable, ContextTooLong, LLMError, LLMTimeout, ModelUnavailable
-from agent.llm.lookup_decoding import DRAFT_MAX, generate
+from agent.llm.lookup_decoding import DRAFT_MAX, Generated, generate
 
 
 def _import_llama_cpp() -> Any:
@@ -350,6 +350,8 @@ class LlamaCppLLM(LLM):
         if draft_max is None:
             draft_max = int(os.environ.get("MODELWRIGHT_DRAFT", "").strip() or DRAFT_MAX)
         self.draft_max = max(0, draft_max)
+        # The last answer's tokens and passes: tests compare decoding variants token by token.
+        self.last_generated: Generated | None = None
         self.llama_kwargs = llama_kwargs
         if prefix_cache is None:  # on unless MODELWRIGHT_PREFIX_CACHE=0
             prefix_cache = os.environ.get("MODELWRIGHT_PREFIX_CACHE", "1").strip() not in ("0", "false", "no")
@@ -480,6 +482,7 @@ class LlamaCppLLM(LLM):
                 out = generate(llama, prompt, sampler, max_tokens=max_tokens, stop_strings=stop,
                                stop_tokens=getattr(loaded.formatter, "stop_token_ids", None) or (),
                                past_deadline=past_deadline, draft_max=self.draft_max)
+                self.last_generated = out
             except RuntimeError as exc:
                 if loaded.abort is not None and loaded.abort.fired:
                     raise LLMTimeout(
