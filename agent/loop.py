@@ -108,6 +108,7 @@ class LoopState(TypedDict, total=False):
     cut: bool  # the model's answer stopped at the token limit
     layout: str  # the output format of the current prompt (agent.layouts.LAYOUTS, never "auto")
     relayout: bool  # the next attempt starts from the prompt in the indexed layout (a flat answer was cut)
+    repeated: bool  # this attempt's answer is the previous one word for word
 
 
 @dataclass
@@ -190,7 +191,8 @@ class RepairLoop:
         messages = state["messages"] + [{"role": "assistant", "content": completion.text}]
         return {"attempt": attempt, "raw": completion.text, "messages": messages, "stage": "formalize",
                 "feedback": "",  # this attempt's own findings only, not the last one's
-                "fresh": False, "hint": "", "cut": completion.finish_reason == "length"}
+                "fresh": False, "hint": "", "cut": completion.finish_reason == "length",
+                "repeated": attempt > 1 and completion.text == state.get("raw")}
 
     def _validate(self, state: LoopState) -> LoopState:
         try:
@@ -347,6 +349,14 @@ class RepairLoop:
         self.trace.step("attempt", index=attempt.index, outcome=attempt.outcome, stage=attempt.stage,
                         feedback=attempt.feedback)
         update: LoopState = {"attempts": attempts}
+        hint = state.get("hint", "")
+        if (not hint and attempt.stage == "validate" and state.get("repeated") and not state.get("hinted")
+                and not state.get("fresh")):
+            # Asked to fix an answer that could not be read, the model wrote it again word for word
+            # (inventory_planning: the same 427 tokens three times at temperature 0.5): in that conversation
+            # it copies. One fresh draw, the finding written under the problem instead.
+            hint = attempt.feedback
+            update["hinted"] = True
         if attempt.outcome == "RETRY" and attempt.index <= self.config.max_repairs:
             # Only the latest attempt and what is wrong with it: older rounds would overflow a small
             # model's context by the third repair and mostly distract it.
@@ -357,8 +367,8 @@ class RepairLoop:
                                                         layout="indexed")
                 update.update(layout="indexed", base_messages=len(update["messages"]), relayout=False)
                 self.trace.step("layout", layout="indexed", reason="the flat answer ran out of tokens")
-            elif state.get("hint"):
-                update["messages"] = prompt[:-1] + [hinted_problem_message(state["problem"], state["hint"])]
+            elif hint:
+                update["messages"] = prompt[:-1] + [hinted_problem_message(state["problem"], hint)]
             elif state.get("fresh"):
                 update["messages"] = prompt  # a new draw (at the repair temperature), nothing to correct
             else:

@@ -490,3 +490,34 @@ def test_a_failed_model_call_ends_the_attempt_with_its_reason() -> None:
     assert "has no recorded response" in res.attempts[0].feedback
     lines = [e for e in trace.events if e["kind"] == "attempt"]
     assert lines and lines[-1]["feedback"] == res.attempts[0].feedback
+
+
+def test_an_unreadable_answer_repeated_word_for_word_is_drawn_afresh_with_the_error_under_the_problem() -> None:
+    """inventory_planning, indexed, as the embedded model answered: a parameter and a variable both named
+    `stock`; asked to fix it, the model wrote the same 427 tokens again (three times in the recorded run).
+    After a repeat the conversation is left: the next draw starts from the prompt with the error under the
+    problem. The recording ends there (the run predates this), so the third request finds no answer."""
+    from agent.loop import RepairLoop
+    from agent.trace import Trace
+
+    problem = (FIXTURES / "repeated_answer.txt").read_text(encoding="utf-8").strip()
+    llm = make_llm(f"replay:{FIXTURES / 'repeated_answer.jsonl'}")
+    asked: list[list[dict[str, str]]] = []
+    answer = llm.complete
+
+    def observed(messages, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(messages)
+        return answer(messages, **kwargs)
+
+    llm.complete = observed  # type: ignore[method-assign]
+    result = RepairLoop(llm).run(problem, Trace(problem=problem))
+    calls = [e for e in result.trace.to_dict()["events"] if e["kind"] == "llm_call"]
+    assert [(a.outcome, a.stage) for a in result.attempts[:2]] == [("RETRY", "validate")] * 2
+    assert calls[0]["response"] == calls[1]["response"]  # the model's own repeat
+    assert "is used by a parameter and a variable" in result.attempts[1].feedback
+    repair, fresh = asked[1], asked[2]
+    assert repair[-2]["role"] == "assistant"  # the first repair shows the answer to fix
+    assert fresh[:-1] == asked[0][:-1] and len(fresh) == len(asked[0])  # no answer in the context
+    assert fresh[-1]["content"].startswith(problem)
+    assert "name 'stock' is used by a parameter and a variable" in fresh[-1]["content"]
+    assert result.attempts[2].outcome == "FATAL" and "has no recorded response" in result.attempts[2].feedback
