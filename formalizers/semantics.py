@@ -198,6 +198,7 @@ class _Checker:
     def __init__(self, model: CompiledModel) -> None:
         self.m = model
         self.problems: list[str] = []
+        self.scalar_indexed: set[tuple[str, str]] = set()  # (where, name) already reported
 
     def error(self, where: str, message: str, node: Node | None, text: str) -> None:
         self.problems.append(ExprError(message, column=node.col if node else None, text=text,
@@ -311,6 +312,19 @@ class _Checker:
 
     def _indices(self, node: Name, index: list[str], scope: dict[str, Ty], where: str, text: str,
                  kind: str) -> None:
+        if not index and node.indices:
+            # A scalar written as a table (the lean layout has no index sets): name the rewrite, once per text,
+            # since every use repeats the same finding and would crowd other findings out of a repair prompt.
+            if (where, node.id) in self.scalar_indexed:
+                return
+            self.scalar_indexed.add((where, node.id))
+            parts = [str(i.value).removesuffix(".0") if isinstance(i, Num) else i.id if isinstance(i, Name) else ""
+                     for i in node.indices]
+            example = f"{node.id}_{'_'.join(parts)}" if all(parts) else f"{node.id}_1"
+            self.error(where, f"{kind} '{node.id}' is a single value (declared without an index) but is used "
+                       f"with one: write it without the brackets, or declare one {kind} per item "
+                       f"({example}, ...) and use those", node, text)
+            return
         if len(node.indices) != len(index):
             self.error(where, f"{kind} '{node.id}' takes {len(index)} index(es) "
                        f"({', '.join(index) or 'none'}), got {len(node.indices)}", node, text)

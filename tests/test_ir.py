@@ -51,6 +51,21 @@ def test_errors_point_at_the_element(furniture_ir: dict, mutate, fragment: str) 
     assert fragment in str(info.value)
 
 
+def test_a_scalar_used_with_indices_is_reported_once_per_expression_with_its_rewrite() -> None:
+    """depot_location_abs as the embedded model wrote it: one scalar `delivery_distances` used as a table five
+    times in one constraint; one finding that names the rewrite, not five that fill the repair prompt."""
+    data = {"variables": [{"name": "center", "domain": "integer"}, {"name": "d", "lower": 0}],
+            "constraints": [{"name": "total", "expr": "d[5] + d[20] + d[45] <= 100"},
+                            {"name": "near", "expr": "center <= 50"}],
+            "objective": {"sense": "minimize", "expr": "5*d[5] + 2*d[20]"}}
+    with pytest.raises(IRError) as info:
+        compile_ir(data)
+    problems = info.value.problems
+    assert len(problems) == 2 and problems[0].startswith("constraints[0] 'total'") and "objective" in problems[1]
+    assert "'d' is a single value (declared without an index)" in problems[0]
+    assert "declare one variable per item (d_5, ...)" in problems[0]
+
+
 def test_all_problems_reported_at_once(furniture_ir: dict) -> None:
     data = copy.deepcopy(furniture_ir)
     data["constraints"][0]["expr"] = "nope <= 1"
