@@ -633,6 +633,22 @@ _LOWER_WORDS = re.compile(r"\b(at least|no less than|no fewer than|minimum|needs
                           r"more than|must (?:be )?exceed|must have|must be met)\b", re.I)
 
 
+# A comparative under a negation a few words before it says the opposite: "does not want to spend more than
+# $400000" is an upper limit (nl4opt_test_221, whose right `<=` was doubted and flipped). Words that carry
+# their own negation ("no more than", "cannot exceed") are matched whole and never reach this.
+_COMPARATIVE = re.compile(r"^(more than|less than|fewer than|must (?:be )?exceed)$", re.I)
+_NEGATION_BEFORE = re.compile(r"(?:\bnot|\bnever|n't)\b(?:\W+\w+){0,4}\W*$", re.I)
+
+
+def _negated(sentence: str, match: re.Match[str]) -> bool:
+    """Whether a comparative limit word is negated within the four words before it, in its clause."""
+    if not _COMPARATIVE.match(match.group(0)):
+        return False
+    before = sentence[:match.start()]
+    clause = before[max(before.rfind(d) for d in ",;:") + 1:]
+    return _NEGATION_BEFORE.search(clause) is not None
+
+
 def _direction(expr: str) -> str | None:
     """"upper" when the expression bounds its variables from above ("x <= 5", "5 >= x"), "lower" when from below."""
     m = re.search(r"<=|>=|<|>", expr)
@@ -755,6 +771,8 @@ def direction_conflict(expr: str, sentence: str) -> tuple[str, str] | None:
             continue  # "more than" inside "no more than"
         after = re.match(r"(?:\W+\w+){0,2}?\W+(\d[\d,]*(?:\.\d+)?)", sentence[m.end():])
         if after and float(after.group(1).replace(",", "")) in limits:
+            if _negated(sentence, m):
+                kind = "upper" if kind == "lower" else "lower"
             said.setdefault(kind, sentence[m.start():m.end() + after.end()])
     if len(said) != 1:
         return None

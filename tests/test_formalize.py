@@ -301,6 +301,14 @@ def test_suggest_coefficients(found: list, expr: str, expected: str | None) -> N
     ("s + t = 1000", "The school requires exactly 1000 hours of teaching.", None),
     ("s + t == 1000", "The school has 1000 hours of teaching.", None),
     ("s + t != 1000", "The school requires 1000 hours of teaching.", None),
+    # a negated comparative is the opposite limit (nl4opt_test_221: its right `<=` was doubted, then flipped)
+    ("550*p + 2000*c <= 400000", "If the company does not want to spend more than $400000, how many of each "
+     "software package should they produce to maximize the profits.", None),
+    ("550*p + 2000*c >= 400000", "If the company does not want to spend more than $400000, how many of each "
+     "software package should they produce?", ("more than $400000,", "<=")),
+    ("x >= 50", "The farm doesn't have more than 50 acres.", ("more than 50", "<=")),
+    ("x <= 50", "They must make more than 50 units.", ("more than 50", ">=")),  # no negation: as before
+    ("x <= 50", "It is not the case here; they must make more than 50 units.", ("more than 50", ">=")),
 ])
 def test_direction_conflict(expr: str, sentence: str, expected: tuple[str, str] | None) -> None:
     from agent.formalize import direction_conflict
