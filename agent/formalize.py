@@ -325,13 +325,17 @@ _LABELS = re.compile(r"\b\d{1,2}:\d{2}\b|\b(?:19|20)\d{2}\b|"
                      r"(?:\s*(?:,|and|or|to|-)\s*\d+)*", re.I)
 
 
+_PER_ONE = re.compile(r"\b(?:for|in|per|every|each)\s+1\s+[A-Za-z]", re.I)
+
+
 def unused_numbers(problem: str, ir_texts: list[str]) -> list[tuple[list[str], str]]:
     """Numbers written in digits in the problem that the model uses nowhere, grouped by sentence.
 
     Why: a word problem states each number because it matters, and a small model's typical slip is
     a coefficient taken from the wrong sentence, which leaves the right one unused. A percentage
     counts as used as written or as a fraction; clock times, years and labels ("period 3") are not
-    quantities. Returns [(numbers as written, sentence), ...].
+    quantities, nor is the 1 of "for 1 hour", the basis of the sentence's rates (nl4opt_test_048: doubted
+    twice, which sent the repairs after the wrong sentence). Returns [(numbers as written, sentence), ...].
     """
     used: set[float] = set()
     for text in ir_texts:
@@ -342,6 +346,8 @@ def unused_numbers(problem: str, ir_texts: list[str]) -> list[tuple[list[str], s
         for digits, percent in _NUMBER.findall(_LABELS.sub(" ", sentence)):
             value = float(digits.replace(",", ""))
             forms = {value, round(value / 100, 12)} if percent else {value}
+            if value == 1 and not percent and _PER_ONE.search(sentence):
+                continue  # "costs $300 for 1 hour": the basis of the sentence's rates, not a number to use
             if value != 0 and not forms & used and not any(abs(u - f) <= 1e-9 * max(1.0, abs(f))
                                                            for u in used for f in forms):
                 missing.append(digits + (percent or "").strip())

@@ -393,3 +393,12 @@ def test_indexed_constraints_get_the_sentence_of_their_parameter_table() -> None
     attach_sources(data, TRANSPORT)
     parts = sentences(TRANSPORT)
     assert [c["source"] for c in data["constraints"]] == [parts[1], parts[2]]
+
+
+def test_the_one_of_for_1_hour_is_not_an_unused_number() -> None:
+    """nl4opt_test_048's greedy answer: "Running factory 1 for 1 hour costs $300" is written 300*factory_1_hours,
+    the 1 hour being the basis of the rates; doubting it twice sent the repairs after the wrong sentence."""
+    text = "Running factory 1 for 1 hour costs $300 and produces 5 black teddy bears. A bar needs 1 kg and 12 units."
+    used = ["5*factory_1_hours >= 20", "300*factory_1_hours", "12*bars <= 50"]
+    assert unused_numbers(text, used) == [(["1"], sentences(text)[1])]  # a stated 1 elsewhere still counts
+    assert unused_numbers(text, [*used, "1*bars <= 3"]) == []
