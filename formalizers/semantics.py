@@ -633,9 +633,14 @@ def same_left_sides(model: CompiledModel) -> list[list[CompiledConstraint]]:
 def vacuous_constraints(model: CompiledModel) -> list[CompiledConstraint]:
     """Plain linear constraints that every value within the variables' bounds satisfies, so they state
     nothing: `5*apple + 3*carrot >= 2*carrot` over non-negative servings (nl4opt_test_114, where the sentence
-    was a folate limit of 100). A restated sign or bound of one variable (`x >= 0`) is harmless and left out."""
+    was a folate limit of 100), or sides that cancel. A restated sign or bound of one variable (`x >= 0`) is
+    harmless and left out."""
     found = []
     for c, terms, limit in _upper_limit_rows(model):
+        if not terms:  # the sides cancel, or only numbers: `2*s + 7*p >= 2*s + 7*p` (nl4opt_test_270)
+            if limit >= -1e-9:
+                found.append(c)
+            continue
         if len(terms) < 2:
             continue
         highest = 0.0  # the largest the terms can be within the bounds

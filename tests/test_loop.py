@@ -281,6 +281,13 @@ def test_a_constraint_that_requires_nothing_is_doubted() -> None:
           "objective": {"sense": "maximize", "expr": "x + y"}}
     found = vacuous_constraints(parse_ir_text(json.dumps(ir)).compile())
     assert [c.name for c in found] == ["within_bounds"]  # 2*y <= 10 when y <= 5, and -x <= 0
+    # Sides that cancel (nl4opt_test_270's greedy "protein" row) and rows of numbers only require nothing too;
+    # a row of numbers that is false is left to the solver.
+    ir["constraints"] = [{"name": "protein", "expr": "2*x + 7*y >= 2*x + 7*y"},
+                         {"name": "demand", "expr": "40 + 60 <= 200"}, {"name": "short", "expr": "40 + 60 >= 200"},
+                         {"name": "ratio", "expr": "x >= 2*y"}]
+    found = vacuous_constraints(parse_ir_text(json.dumps(ir)).compile())
+    assert [c.name for c in found] == ["protein", "demand"]
 
 
 def test_no_hand_written_example_has_a_constraint_that_requires_nothing() -> None:
