@@ -791,6 +791,10 @@ def direction_conflict(expr: str, sentence: str) -> tuple[str, str] | None:
 _KEYWORDS = {"sum", "min", "max", "in", "where", "and", "or", "not", "abs"}
 
 
+_COMPARES = re.compile(r"\b(?:more|less|fewer|larger|greater|smaller|higher|lower|than|exceeds?|at (?:least|most)|"
+                       r"twice|times|as many|as much|ratio|half|third|quarter|percent|equal)\b|%", re.I)
+
+
 def attach_sources(data: dict[str, Any], problem: str) -> None:
     """Give each constraint without a "source" the sentence of the problem it most likely states.
 
@@ -836,6 +840,11 @@ def attach_sources(data: dict[str, Any], problem: str) -> None:
         for sentence, (s_nums, s_words, upper, lower) in zip(parts, facts, strict=True):
             agrees = direction is not None and direction in (upper, lower)
             score = (len(limits & s_nums), len(nums & s_nums), int(agrees), len(words & s_words))
+            if not nums and (score[3] < 2 or not _COMPARES.search(sentence)):
+                # A comparison of variables alone ("van_trips >= truck_trips") comes from a sentence that
+                # names its things and compares: limit words with nothing shared must not outrank it
+                # (nl4opt_test_149: "needs at least 1500 boxes" beat "trips by van must be larger than").
+                continue
             if score > best_score:
                 best, best_score = sentence, score
         if best is not None and (best_score[1] > 0 or best_score[3] >= 2):

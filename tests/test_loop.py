@@ -528,3 +528,14 @@ def test_an_unreadable_answer_repeated_word_for_word_is_drawn_afresh_with_the_er
     assert fresh[-1]["content"].startswith(problem)
     assert "name 'stock' is used by a parameter and a variable" in fresh[-1]["content"]
     assert result.attempts[2].outcome == "FATAL" and "has no recorded response" in result.attempts[2].feedback
+
+
+def test_a_comparison_of_two_variables_finds_its_sentence_by_words_not_by_limit_words() -> None:
+    """nl4opt_test_149's greedy answer, right (24): "van_trips >= truck_trips" states "the number of trips by van
+    must be larger than the number of trips by trucks", but "needs at least 1500 boxes" outranked it on limit
+    words alone; the constraint was doubted as matching no sentence, removed, and the answer went wrong (19)."""
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_149"])))
+    fixture = json.loads((FIXTURES.parent / "vans_larger_than_unsourced.json").read_text(encoding="utf-8"))
+    assert fixture["problem_id"] == problem.id
+    doubts = _doubts_of(fixture["response"], problem.problem)
+    assert not [d for d in doubts if "matches no sentence" in d], doubts
