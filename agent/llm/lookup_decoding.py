@@ -29,7 +29,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-DRAFT_MAX = 3  # guesses per pass: a pass over 4 tokens costs 1.5-1.7x one here (4-row kernels; BENCHMARKS.md)
+DRAFT_MAX = 3  # guesses per pass: a pass over 4 tokens costs 1.5-1.7x one with AVX-512, 2.4x with AVX2 (BENCHMARKS.md)
 NGRAM_MAX = 4  # longest n-gram looked up; shorter ones are tried when it has no earlier occurrence
 
 
