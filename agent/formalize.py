@@ -792,7 +792,40 @@ _KEYWORDS = {"sum", "min", "max", "in", "where", "and", "or", "not", "abs"}
 
 
 _COMPARES = re.compile(r"\b(?:more|less|fewer|larger|greater|smaller|higher|lower|than|exceeds?|at (?:least|most)|"
-                       r"twice|times|as many|as much|ratio|half|third|quarter|percent|equal)\b|%", re.I)
+                       r"twice|times|as many|as much|ratio|half|third|quarter|percent|equal|if|unless|both)\b|%", re.I)
+
+
+_CONDITION = re.compile(r"\b(?:if|unless)\b", re.I)
+_OBLIGATION = re.compile(r"\b(?:must|only|cannot|can't|also|too|has to|have to|requires?)\b", re.I)
+
+
+def conditional_choices(problem: str, constraints: list[tuple[str, str, str | None]],
+                        choices: dict[str, str]) -> list[tuple[str, str | None, str]]:
+    """Conditions between yes/no choices written wrong or not at all: (constraint name or "", its expression
+    or None, sentence) for a condition ("If the ERP upgrade is chosen, the data warehouse must be chosen too")
+    written as an equality (`erp + dw == 1` makes exactly one happen), and for a condition sentence naming two
+    or more of the choices that no constraint states (project_selection's portal-needs-audit rule).
+    `constraints`: (name, expr, source); `choices`: binary variable -> description."""
+    every = {v: _stems(f"{v} {d}") for v, d in choices.items()}
+    # a choice is named by its own words, not by those it shares with others ("chosen", "project")
+    stems = {v: own - set().union(*(o for u, o in every.items() if u != v)) for v, own in every.items()}
+    found: list[tuple[str, str | None, str]] = []
+    stated = set()
+    for name, expr, source in constraints:
+        if not source:
+            continue
+        stated.add(source)
+        names = set(re.findall(r"[A-Za-z_]\w*", expr))
+        if (_CONDITION.search(source) and len(names) >= 2 and names <= set(choices)
+                and re.search(r"==|(?<![<>!=])=(?!=)", expr)):
+            found.append((name, expr, source))
+    for sentence in sentences(problem):
+        if sentence in stated or not (_CONDITION.search(sentence) and _OBLIGATION.search(sentence)):
+            continue
+        words = _stems(sentence)
+        if sum(1 for v in choices if stems[v] & words) >= 2:
+            found.append(("", None, sentence))
+    return found
 
 
 def attach_sources(data: dict[str, Any], problem: str) -> None:
@@ -840,12 +873,14 @@ def attach_sources(data: dict[str, Any], problem: str) -> None:
         for sentence, (s_nums, s_words, upper, lower) in zip(parts, facts, strict=True):
             agrees = direction is not None and direction in (upper, lower)
             score = (len(limits & s_nums), len(nums & s_nums), int(agrees), len(words & s_words))
-            if not nums and (score[3] < 2 or not _COMPARES.search(sentence)):
+            if not nums:
                 # A comparison of variables alone ("van_trips >= truck_trips") comes from a sentence that
-                # names its things and compares: limit words with nothing shared must not outrank it
+                # names its things and compares or conditions; the words it shares rank before limit words
                 # (nl4opt_test_149: "needs at least 1500 boxes" beat "trips by van must be larger than").
-                continue
+                if score[3] < 2 or not _COMPARES.search(sentence):
+                    continue
+                score = (0, 0, score[3], score[2])
             if score > best_score:
                 best, best_score = sentence, score
-        if best is not None and (best_score[1] > 0 or best_score[3] >= 2):
+        if best is not None and (not nums or best_score[1] > 0 or best_score[3] >= 2):  # no nums: 2 words
             c["source"] = best

@@ -17,6 +17,7 @@ from typing import Any, Literal, TypedDict
 from agent.formalize import (
     check_problem_text,
     choose_layout,
+    conditional_choices,
     constraints_about,
     copied_example,
     count_numbers,
@@ -510,6 +511,13 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
             shown = " and ".join(f"{u} ({exprs[u]})" if u != "the objective" else u for u in users)
             lines.append(f'{number} is stated once ("{sentence}"), but it is used by {shown}: a number of the text '
                          "belongs to one requirement, so one of them took it from the wrong sentence.")
+        choices = {v.name: v.description or "" for v in ir.variables if v.domain == "binary" and not v.index}
+        stated = [(c.name, c.expr, c.source) for c in ir.constraints if not c.forall]
+        for name, expr, sentence in conditional_choices(problem, stated, choices) if len(choices) > 1 else []:
+            what = (f'{name} ({expr}) is an equality, but its sentence is a condition ("{sentence}")' if name
+                    else f'No constraint states "{sentence}"')
+            lines.append(f'{what}: between yes/no choices, "if A then B" reads A <= B and "A only if B or C" '
+                         "reads A <= B + C; an equality makes them happen together or exactly one of them.")
     return lines
 
 

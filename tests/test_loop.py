@@ -539,3 +539,25 @@ def test_a_comparison_of_two_variables_finds_its_sentence_by_words_not_by_limit_
     assert fixture["problem_id"] == problem.id
     doubts = _doubts_of(fixture["response"], problem.problem)
     assert not [d for d in doubts if "matches no sentence" in d], doubts
+
+
+def test_conditions_between_yes_no_choices_written_as_equalities_or_left_out_are_doubted() -> None:
+    """project_selection as the embedded model wrote it: "if ERP then data warehouse" as `erp + dw == 1`, "AI
+    only if ERP or DW" as `ai == erp + dw`, the portal-needs-audit rule left out; it passed every check."""
+    fixture = json.loads((FIXTURES.parent / "projects_conditions_as_equalities.json").read_text(encoding="utf-8"))
+    problem = (FIXTURES.parents[2] / "datasets" / "examples" / f"{fixture['example']}.txt").read_text()
+    doubts = [d for d in _doubts_of(fixture["response"], problem) if "yes/no choices" in d]
+    assert [d.split(":")[0] for d in doubts] == [
+        "erp_data_warehouse (erp_upgrade + data_warehouse == 1) is an equality, but its sentence is a condition "
+        '("If the ERP upgrade is chosen, the data warehouse must be chosen too.")',
+        "ai_upgrade_data_warehouse (ai_pilot == (erp_upgrade + data_warehouse)) is an equality, but its sentence is "
+        'a condition ("The AI pilot can only be done if the ERP upgrade or the data warehouse is chosen.")',
+        'No constraint states "If the web portal is chosen, the security audit must also be done."']
+    # The same answer with each condition written as an inequality, the missing one added: nothing to doubt.
+    answer = json.loads(fixture["response"])
+    answer["constraints"] = answer["constraints"][:1] + [
+        {"name": "erp_needs_dw", "expr": "erp_upgrade <= data_warehouse"},
+        {"name": "mobile_web", "expr": "mobile_app + web_portal <= 1"},
+        {"name": "ai_needs_erp_or_dw", "expr": "ai_pilot <= erp_upgrade + data_warehouse"},
+        {"name": "portal_needs_audit", "expr": "web_portal <= security_audit"}]
+    assert not [d for d in _doubts_of(json.dumps(answer), problem) if "yes/no choices" in d]
