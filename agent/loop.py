@@ -46,7 +46,7 @@ from agent.llm.base import DEFAULT_LLM_TIMEOUT
 from agent.trace import Trace
 from formalizers.ground import GroundError
 from formalizers.ir import IRError, ModelIR
-from formalizers.semantics import CompiledModel, same_left_sides, vacuous_constraints
+from formalizers.semantics import CompiledModel, same_left_sides, unreachable_limits, vacuous_constraints
 from solvers.checker import CheckReport, check_solution
 from solvers.result import SolveResult, Status
 
@@ -241,6 +241,7 @@ class RepairLoop:
         cores = list(state.get("cores", []))
         if result.status == Status.INFEASIBLE:
             detail = _constraint_exprs(ir, result.conflict) or _describe_conflict(result)
+            detail += "".join("\n" + line for line in _unreachable_lines(compiled, result.conflict))
             unused = _constraint_doubt_lines(ir, state["problem"])
             unused += _unused_number_lines(ir, state["problem"]) if self.config.check_numbers else []
             cores.append(tuple(sorted(result.conflict)))
@@ -582,6 +583,20 @@ def _vacuous_lines(compiled: CompiledModel) -> list[str]:
         lines.append(f"{c.name} ({c.ir.expr}) holds for any values within the variables' bounds, so it requires "
                      "nothing: a requirement compares a quantity with its own limit from the text, not with "
                      f"another variable's term.{sentence}")
+    return lines
+
+
+def _unreachable_lines(compiled: CompiledModel, conflict: list[str]) -> list[str]:
+    """One line per constraint of the conflict that fails on its own, whatever the values within the bounds."""
+    lines = []
+    for c, best, limit in unreachable_limits(compiled):
+        if c.name not in conflict:
+            continue
+        most = "at most" if c.body.op in (">=", ">") else "at least"
+        lines.append(f"{c.name} ({c.ir.expr}) can never hold: with every variable within its bounds, its variables "
+                     f"come to {best:g} {most}, against {limit:g}. If {limit:g} counts other things (districts, "
+                     "products, periods), the requirement is one constraint for each of them, each with the "
+                     "variables that serve it.")
     return lines
 
 

@@ -630,6 +630,18 @@ def same_left_sides(model: CompiledModel) -> list[list[CompiledConstraint]]:
     return [group for group in groups.values() if len(group) > 1]
 
 
+def _extreme(model: CompiledModel, terms: dict[str, float], largest: bool) -> float | None:
+    """The largest (or smallest) value a sum of terms takes within the variables' bounds; None if unbounded."""
+    total = 0.0
+    for name, coef in terms.items():
+        lower, upper = model.var_bounds(model.variables[name])
+        bound = upper if (coef > 0) == largest else lower
+        if bound is None:
+            return None
+        total += coef * bound
+    return total
+
+
 def vacuous_constraints(model: CompiledModel) -> list[CompiledConstraint]:
     """Plain linear constraints that every value within the variables' bounds satisfies, so they state
     nothing: `5*apple + 3*carrot >= 2*carrot` over non-negative servings (nl4opt_test_114, where the sentence
@@ -643,16 +655,22 @@ def vacuous_constraints(model: CompiledModel) -> list[CompiledConstraint]:
             continue
         if len(terms) < 2:
             continue
-        highest = 0.0  # the largest the terms can be within the bounds
-        for name, coef in terms.items():
-            lower, upper = model.var_bounds(model.variables[name])
-            bound = upper if coef > 0 else lower
-            if bound is None:
-                break
-            highest += coef * bound
-        else:
-            if highest <= limit + 1e-9 * max(1.0, abs(limit)):
-                found.append(c)
+        highest = _extreme(model, terms, largest=True)
+        if highest is not None and highest <= limit + 1e-9 * max(1.0, abs(limit)):
+            found.append(c)
+    return found
+
+
+def unreachable_limits(model: CompiledModel) -> list[tuple[CompiledConstraint, float, float]]:
+    """Plain linear constraints of two or more variables that no value within the variables' bounds meets:
+    (constraint, the best its variable side can do, the limit it must meet), both in the constraint's own
+    direction. ambulance_set_cover: six yes/no stations summed `>= 7` (the count of districts) reach 6 at most."""
+    found = []
+    for c, terms, limit in _upper_limit_rows(model):
+        lowest = _extreme(model, terms, largest=False) if len(terms) >= 2 else None
+        if lowest is not None and lowest > limit + 1e-9 * max(1.0, abs(limit)):
+            flip = -1.0 if c.body.op in (">=", ">") else 1.0  # rows are stored as `terms <= limit`
+            found.append((c, flip * lowest, flip * limit))
     return found
 
 

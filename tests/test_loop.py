@@ -561,3 +561,30 @@ def test_conditions_between_yes_no_choices_written_as_equalities_or_left_out_are
         {"name": "ai_needs_erp_or_dw", "expr": "ai_pilot <= erp_upgrade + data_warehouse"},
         {"name": "portal_needs_audit", "expr": "web_portal <= security_audit"}]
     assert not [d for d in _doubts_of(json.dumps(answer), problem) if "yes/no choices" in d]
+
+
+def test_a_constraint_that_fails_on_its_own_is_explained_by_its_reach() -> None:
+    """ambulance_set_cover as the embedded model wrote it: "every district reached" as the six yes/no stations
+    summed `>= 7` (the count of districts). The core names that one row; the feedback says why it can never
+    hold and what a count of other things asks for. A bound a model could meet is not flagged."""
+    from agent.formalize import parse_model_output
+    from agent.loop import _unreachable_lines
+    from formalizers.ir import parse_ir_text
+    from formalizers.semantics import unreachable_limits
+    from solvers import solve
+
+    fixture = json.loads((FIXTURES.parent / "stations_summed_to_district_count.json").read_text(encoding="utf-8"))
+    problem = (FIXTURES.parents[2] / "datasets" / "examples" / f"{fixture['example']}.txt").read_text()
+    compiled = parse_model_output(fixture["response"], problem).compile()
+    result = solve(compiled, "milp", time_limit=10)
+    assert result.conflict == ["reach"]
+    [line] = _unreachable_lines(compiled, result.conflict)
+    assert line.startswith("reach (") and "can never hold" in line and "come to 6 at most, against 7" in line
+    ir = {"variables": [{"name": "x", "domain": "integer", "lower": 0, "upper": 3},
+                        {"name": "y", "domain": "continuous", "lower": 1, "upper": 2}, {"name": "z", "lower": 0}],
+          "constraints": [{"name": "short", "expr": "x + y >= 6"}, {"name": "low", "expr": "2*x + y <= 0.5"},
+                          {"name": "fine", "expr": "x + y >= 5"}, {"name": "open", "expr": "x + z >= 100"},
+                          {"name": "one", "expr": "x >= 4"}],
+          "objective": {"sense": "minimize", "expr": "x"}}
+    found = unreachable_limits(parse_ir_text(json.dumps(ir)).compile())
+    assert [(c.name, best, limit) for c, best, limit in found] == [("short", 5.0, 6.0), ("low", 1.0, 0.5)]
