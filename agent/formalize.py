@@ -385,6 +385,30 @@ def invented_numbers(problem: str, expr: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def percent_as_whole(problem: str, expr: str) -> list[tuple[str, str]]:
+    """Coefficients written as the whole number of a percentage the text states only as a percentage: (the
+    number, its sentence). nl4opt_test_217: "the first mix contains 20% cat paw snacks" as
+    `20*cat_paw_mix + 35*gold_shark_mix <= 20` (a share of 0.2 written as 20). A model scaled by 100 (an
+    expression with a 100 in it) is left alone."""
+    if re.search(r"(?<![\d.])100(?![\d.])", expr):
+        return []
+    plain: set[float] = set()
+    shares: dict[float, str] = {}
+    for sentence in sentences(problem):
+        for digits, percent in _NUMBER.findall(_LABELS.sub(" ", sentence)):
+            value = float(digits.replace(",", ""))
+            if percent:
+                shares.setdefault(value, sentence)
+            else:
+                plain.add(value)
+    found = []
+    for digits in re.findall(r"(?<![A-Za-z_\d.])(\d+(?:\.\d+)?)\s*\*\s*[A-Za-z_(]", expr):
+        value = float(digits)
+        if value > 1 and value in shares and value not in plain:
+            found.append((digits, shares[value]))
+    return list(dict.fromkeys(found))
+
+
 def sentence_quantities(sentence: str) -> set[float]:
     """The non-zero quantities a sentence states (labels such as "period 3" left out)."""
     return _numbers(_LABELS.sub(" ", sentence)) - {0.0}

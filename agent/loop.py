@@ -32,6 +32,7 @@ from agent.formalize import (
     output_schema,
     parse_model_output,
     per_item_limit_as_total,
+    percent_as_whole,
     repair_message,
     sentence_quantities,
     share_on_wrong_variable,
@@ -492,6 +493,9 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
         if share is not None:
             lines.append(f'{c.name} ({c.expr}) gives the share to the wrong one: its sentence ("{c.source}") names '
                          f"the part after its percentage, so it reads {share}.")
+        for number, sentence in percent_as_whole(problem, c.expr) if problem and not c.forall else []:
+            lines.append(f'{c.name} ({c.expr}) uses {number} where the text says {number}% ("{sentence}"): as a '
+                         f"share of a quantity that is {float(number) / 100:g}, e.g. {float(number) / 100:g}*x.")
         flipped = direction_conflict(c.expr, c.source) if c.source and not c.forall else None
         if flipped is not None:
             words, want = flipped

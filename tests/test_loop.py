@@ -588,3 +588,22 @@ def test_a_constraint_that_fails_on_its_own_is_explained_by_its_reach() -> None:
           "objective": {"sense": "minimize", "expr": "x"}}
     found = unreachable_limits(parse_ir_text(json.dumps(ir)).compile())
     assert [(c.name, best, limit) for c, best, limit in found] == [("short", 5.0, 6.0), ("low", 1.0, 0.5)]
+
+
+def test_a_percentage_written_as_a_whole_coefficient_is_doubted() -> None:
+    """nl4opt_test_217's greedy answer: "the first mix contains 20% cat paw snacks" written
+    `20*cat_paw_mix + 35*gold_shark_mix <= 20` (9.6 for 960); 35, 80 and 65 are stated only as percentages.
+    The 20 is also "20 kg" in the text, so it is not doubted; a share written 0.35 or a model scaled by 100
+    is not either."""
+    from agent.formalize import percent_as_whole
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_217"]))).problem
+    fixture = json.loads((FIXTURES.parent / "snack_mix_percent_as_whole.json").read_text(encoding="utf-8"))
+    doubts = [d for d in _doubts_of(fixture["response"], problem) if "where the text says" in d]
+    assert [d.split(" where")[0] for d in doubts] == [
+        "cat_paw (20*cat_paw_mix + 35*gold_shark_mix <= 20) uses 35",
+        "gold_shark (80*cat_paw_mix + 65*gold_shark_mix <= 50) uses 80",
+        "gold_shark (80*cat_paw_mix + 65*gold_shark_mix <= 50) uses 65"]
+    assert "as a share of a quantity that is 0.35" in doubts[0]
+    assert percent_as_whole(problem, "0.2*a + 0.35*b <= 20") == []
+    assert percent_as_whole(problem, "100*a <= 35*(a + b)") == []
