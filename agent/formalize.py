@@ -852,6 +852,30 @@ def conditional_choices(problem: str, constraints: list[tuple[str, str, str | No
     return found
 
 
+_FRACTION_WORDS = {1 / 3: "a third", 2 / 3: "two thirds", 1 / 6: "a sixth"}
+
+
+def _rounded_fraction(value: float) -> tuple[float | None, str]:
+    """(the fraction, its words) when `value` is a rounding of a third, two thirds or a sixth (0.3, 0.33,
+    0.67), not the fraction itself; (None, "") otherwise."""
+    for fraction, words in _FRACTION_WORDS.items():
+        if value != fraction and abs(value - fraction) < 0.04 and abs(value - fraction) > 1e-6:
+            return fraction, words
+    return None, ""
+
+
+def rounded_fractions(problem: str, expr: str) -> list[tuple[str, str]]:
+    """Numbers of an expression that round a fraction the text states in words: (number, the words).
+    nl4opt_test_275: "at most a third as much chemical A as chemical B" as `chemical_A <= 0.3*chemical_B`."""
+    stated = _numbers(problem)
+    found = []
+    for digits, _ in _NUMBER.findall(expr):
+        fraction, words = _rounded_fraction(float(digits))
+        if fraction is not None and fraction in stated:
+            found.append((digits, words))
+    return list(dict.fromkeys(found))
+
+
 def attach_sources(data: dict[str, Any], problem: str) -> None:
     """Give each constraint without a "source" the sentence of the problem it most likely states.
 
@@ -876,7 +900,7 @@ def attach_sources(data: dict[str, Any], problem: str) -> None:
         found = _numbers(side)
         for name in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", side):
             found |= _numbers(tables.get(name, ""))
-        return found
+        return found | {fraction for n in found for fraction, _ in [_rounded_fraction(n)] if fraction}
 
     for c in data.get("constraints") or []:
         if not isinstance(c, dict) or c.get("source") or not isinstance(c.get("expr"), str):

@@ -34,6 +34,7 @@ from agent.formalize import (
     per_item_limit_as_total,
     percent_as_whole,
     repair_message,
+    rounded_fractions,
     sentence_quantities,
     share_on_wrong_variable,
     suggest_coefficients,
@@ -493,6 +494,9 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
         if share is not None:
             lines.append(f'{c.name} ({c.expr}) gives the share to the wrong one: its sentence ("{c.source}") names '
                          f"the part after its percentage, so it reads {share}.")
+        for number, words in rounded_fractions(problem, c.expr) if problem else []:
+            lines.append(f'{c.name} ({c.expr}) uses {number} for "{words}" in the text: write the exact fraction, '
+                         f"as a division (x/3), not a rounded decimal.")
         for number, sentence in percent_as_whole(problem, c.expr) if problem and not c.forall else []:
             lines.append(f'{c.name} ({c.expr}) uses {number} where the text says {number}% ("{sentence}"): as a '
                          f"share of a quantity that is {float(number) / 100:g}, e.g. {float(number) / 100:g}*x.")

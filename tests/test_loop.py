@@ -607,3 +607,18 @@ def test_a_percentage_written_as_a_whole_coefficient_is_doubted() -> None:
     assert "as a share of a quantity that is 0.35" in doubts[0]
     assert percent_as_whole(problem, "0.2*a + 0.35*b <= 20") == []
     assert percent_as_whole(problem, "100*a <= 35*(a + b)") == []
+
+
+def test_a_fraction_stated_in_words_and_written_rounded_is_doubted_not_removed() -> None:
+    """nl4opt_test_275's greedy answer: "at most a third as much chemical A as chemical B" as
+    `chemical_A <= 0.3*chemical_B`. The 0.3 matched no number of the text, so the constraint was doubted as
+    stating no sentence and the repair dropped it (45000 for 61875); it is the rounding of a third."""
+    from agent.formalize import rounded_fractions
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_275"]))).problem
+    fixture = json.loads((FIXTURES.parent / "chemicals_third_rounded.json").read_text(encoding="utf-8"))
+    doubts = _doubts_of(fixture["response"], problem)
+    assert not [d for d in doubts if "matches no sentence" in d]
+    assert [d for d in doubts if "uses 0.3 for \"a third\"" in d]
+    assert rounded_fractions(problem, "chemical_A <= chemical_B/3") == []
+    assert rounded_fractions("Half of the land is for corn.", "corn <= 0.3*land") == []  # no third stated
