@@ -552,7 +552,8 @@ def test_embedded_json_schema(embedded: LLM) -> None:
 # llama.cpp's kernels for a batch of several tokens add up in another order than the one-token kernels.
 # Measured on an AVX2 build (AMD EPYC, 2 cores; the bakery text, 119 positions, batches of 1 against 2, 4
 # and 512 tokens): the logits of a position move by up to 0.78, the gap between its top two tokens by up
-# to 0.36. A greedy choice between two tokens closer than that may fall either way.
+# to 0.36 (`python benchmarks/batch_rounding.py`, BENCHMARKS.md). A greedy choice between two tokens closer
+# than that may fall either way.
 NEAR_TIE_LOGITS = 1.0
 
 
