@@ -385,13 +385,10 @@ def invented_numbers(problem: str, expr: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def percent_as_whole(problem: str, expr: str) -> list[tuple[str, str]]:
-    """Coefficients written as the whole number of a percentage the text states only as a percentage: (the
-    number, its sentence). nl4opt_test_217: "the first mix contains 20% cat paw snacks" as
-    `20*cat_paw_mix + 35*gold_shark_mix <= 20` (a share of 0.2 written as 20). A model scaled by 100 (an
-    expression with a 100 in it) is left alone."""
-    if re.search(r"(?<![\d.])100(?![\d.])", expr):
-        return []
+@cache
+def _plain_and_percent_numbers(problem: str) -> tuple[frozenset[float], dict[float, str]]:
+    """The numbers a problem states plainly, and those it states as a percentage with their first sentence;
+    read once per problem (every constraint of every answer asks)."""
     plain: set[float] = set()
     shares: dict[float, str] = {}
     for sentence in sentences(problem):
@@ -401,6 +398,17 @@ def percent_as_whole(problem: str, expr: str) -> list[tuple[str, str]]:
                 shares.setdefault(value, sentence)
             else:
                 plain.add(value)
+    return frozenset(plain), shares
+
+
+def percent_as_whole(problem: str, expr: str) -> list[tuple[str, str]]:
+    """Coefficients written as the whole number of a percentage the text states only as a percentage: (the
+    number, its sentence). nl4opt_test_217: "the first mix contains 20% cat paw snacks" as
+    `20*cat_paw_mix + 35*gold_shark_mix <= 20` (a share of 0.2 written as 20). A model scaled by 100 (an
+    expression with a 100 in it) is left alone."""
+    if re.search(r"(?<![\d.])100(?![\d.])", expr):
+        return []
+    plain, shares = _plain_and_percent_numbers(problem)
     found = []
     for digits in re.findall(r"(?<![A-Za-z_\d.])(\d+(?:\.\d+)?)\s*\*\s*[A-Za-z_(]", expr):
         value = float(digits)
@@ -679,6 +687,9 @@ def _negated(sentence: str, match: re.Match[str]) -> bool:
     return _NEGATION_BEFORE.search(clause) is not None
 
 
+_EQUALITY = re.compile(r"==|(?<![<>!=])=(?!=)")  # "==" or a lone "=", not part of "<=", ">=", "!="
+
+
 def _direction(expr: str) -> str | None:
     """"upper" when the expression bounds its variables from above ("x <= 5", "5 >= x"), "lower" when from below."""
     m = re.search(r"<=|>=|<|>", expr)
@@ -787,7 +798,7 @@ def direction_conflict(expr: str, sentence: str) -> tuple[str, str] | None:
     if len(parts) != 2 or all(re.search(r"[A-Za-z_]", p) for p in parts):
         return None
     direction = _direction(expr)
-    if direction is None and re.search(r"==|(?<![<>!=])=(?!=)", expr):
+    if direction is None and _EQUALITY.search(expr):
         direction = "equal"  # an equality where the text may only state a bound ("requires 1000 hours")
     limits = {n for p in parts if not re.search(r"[A-Za-z_]", p) for n in _numbers(p)} - {0.0}
     if direction is None or not limits:
@@ -841,7 +852,7 @@ def conditional_choices(problem: str, constraints: list[tuple[str, str, str | No
         stated.add(source)
         names = set(re.findall(r"[A-Za-z_]\w*", expr))
         if (_CONDITION.search(source) and len(names) >= 2 and names <= set(choices)
-                and re.search(r"==|(?<![<>!=])=(?!=)", expr)):
+                and _EQUALITY.search(expr)):
             found.append((name, expr, source))
     for sentence in sentences(problem):
         if sentence in stated or not (_CONDITION.search(sentence) and _OBLIGATION.search(sentence)):
@@ -859,7 +870,7 @@ def _rounded_fraction(value: float) -> tuple[float | None, str]:
     """(the fraction, its words) when `value` is a rounding of a third, two thirds or a sixth (0.3, 0.33,
     0.67), not the fraction itself; (None, "") otherwise."""
     for fraction, words in _FRACTION_WORDS.items():
-        if value != fraction and abs(value - fraction) < 0.04 and abs(value - fraction) > 1e-6:
+        if 1e-6 < abs(value - fraction) < 0.04:
             return fraction, words
     return None, ""
 
@@ -920,14 +931,16 @@ def attach_sources(data: dict[str, Any], problem: str) -> None:
         best, best_score = None, (0, 0, 0, 0)
         for sentence, (s_nums, s_words, upper, lower) in zip(parts, facts, strict=True):
             agrees = direction is not None and direction in (upper, lower)
-            score = (len(limits & s_nums), len(nums & s_nums), int(agrees), len(words & s_words))
-            if not nums:
+            shared = len(words & s_words)
+            if nums:
+                score = (len(limits & s_nums), len(nums & s_nums), int(agrees), shared)
+            elif shared >= 2 and _COMPARES.search(sentence):
                 # A comparison of variables alone ("van_trips >= truck_trips") comes from a sentence that
                 # names its things and compares or conditions; the words it shares rank before limit words
                 # (nl4opt_test_149: "needs at least 1500 boxes" beat "trips by van must be larger than").
-                if score[3] < 2 or not _COMPARES.search(sentence):
-                    continue
-                score = (0, 0, score[3], score[2])
+                score = (0, 0, shared, int(agrees))
+            else:
+                continue
             if score > best_score:
                 best, best_score = sentence, score
         if best is not None and (not nums or best_score[1] > 0 or best_score[3] >= 2):  # no nums: 2 words
