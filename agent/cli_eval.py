@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -33,6 +34,17 @@ _err = Console(stderr=True, soft_wrap=True)  # one message a line, paths never b
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     _err.print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(code)
+
+
+def stop_on_signals() -> None:
+    """Let `kill PID` (SIGTERM) and `kill -INT PID` stop a run the way Ctrl-C does: saved, resumable.
+
+    A shell script's `cmd &` starts its child with SIGINT ignored, and Python then never raises
+    KeyboardInterrupt, so a background eval ignored the interrupt meant to stop it.
+    """
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _split_ids(ids: str | None) -> list[str] | None:
@@ -77,6 +89,7 @@ def eval_command(
 
     if target not in SOLVE_TARGETS:
         raise _fail(f"unknown target '{target}'; choose one of {', '.join(SOLVE_TARGETS)}")
+    stop_on_signals()
     try:
         run_eval(bench, llm_spec=llm, strategy=strategy, layout=layout, samples=samples, limit=limit,
                  ids=_split_ids(ids), seed=seed, jobs=jobs, out_dir=out, tolerance=tolerance, subset=subset,

@@ -603,16 +603,23 @@ def _slow_eval_script(tmp_path: Path) -> Path:
     return script
 
 
-@pytest.mark.skipif(not FIXTURE.is_file(), reason="recorded model outputs not present")
-def test_resume_after_sigkill_loses_nothing(tmp_path: Path) -> None:
+def _eval_args(tmp_path: Path) -> tuple[list[str], dict[str, str], Path]:
+    """Arguments of a slowed replay eval of the fixture problems, its environment, and its run folder."""
     replay = replay_for_current_prompts(tmp_path)
     bench = fixture_bench(tmp_path)
     out = tmp_path / "run"
     args = ["eval", str(bench), "--llm", f"replay:{replay}", "--strategy", FIXTURE_STRATEGY, "--out", str(out),
             "--no-progress", "--jobs", "1"]
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return args, env, out
+
+
+def _stop_after_first_result(tmp_path: Path, args: list[str], env: dict[str, str], out: Path, signum: int,
+                             ignore_sigint: bool = False) -> subprocess.Popen[bytes]:
+    """Start the slowed eval, send `signum` once its first result is on disk, and wait for it to end."""
+    start = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None  # as `cmd &` in sh
     proc = subprocess.Popen([sys.executable, str(_slow_eval_script(tmp_path)), *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=start)
     results = out / "results.jsonl"
     deadline = time.monotonic() + 120
     try:
@@ -620,12 +627,21 @@ def test_resume_after_sigkill_loses_nothing(tmp_path: Path) -> None:
             if results.is_file() and results.read_bytes().count(b"\n") >= 1:
                 break
             time.sleep(0.02)
-        assert proc.poll() is None, f"finished before it could be killed: {proc.stdout.read().decode()[-2000:]}"
-        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.poll() is None, f"finished before it could be stopped: {proc.stdout.read().decode()[-2000:]}"
+        os.kill(proc.pid, signum)
+        proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-        proc.wait(timeout=30)
+            proc.wait(timeout=30)
+    return proc
+
+
+@pytest.mark.skipif(not FIXTURE.is_file(), reason="recorded model outputs not present")
+def test_resume_after_sigkill_loses_nothing(tmp_path: Path) -> None:
+    args, env, out = _eval_args(tmp_path)
+    results = out / "results.jsonl"
+    proc = _stop_after_first_result(tmp_path, args, env, out, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL
     before = read_results(results)
     assert 1 <= len(before) < len(FIXTURE_IDS)
@@ -653,3 +669,21 @@ def test_resume_after_sigkill_loses_nothing(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "different configuration" in refused.stderr
     assert "tolerance" in refused.stderr and "Traceback" not in refused.stderr
     assert results.stat().st_size == size
+
+
+@pytest.mark.skipif(not FIXTURE.is_file(), reason="recorded model outputs not present")
+@pytest.mark.parametrize(("signum", "ignore_sigint"), [(signal.SIGTERM, False), (signal.SIGINT, True)],
+                         ids=["kill", "kill-INT-of-a-background-job"])
+def test_a_signal_stops_the_run_saved_and_resumable(tmp_path: Path, signum: int, ignore_sigint: bool) -> None:
+    """`kill PID` stops like Ctrl-C; so does SIGINT to a job a shell script started with `&` (SIGINT ignored)."""
+    args, env, out = _eval_args(tmp_path)
+    proc = _stop_after_first_result(tmp_path, args, env, out, signum, ignore_sigint=ignore_sigint)
+    text = proc.stdout.read().decode()
+    assert proc.returncode == 130, text[-2000:]
+    assert "interrupted" in text and "rerun the same command to resume" in text and "Traceback" not in text
+    before = read_results(out / "results.jsonl")
+    assert 1 <= len(before) < len(FIXTURE_IDS)
+    again = subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert again.returncode == 0 and "resuming" in again.stderr, again.stderr[-2000:]
+    assert sorted(r["id"] for r in read_results(out / "results.jsonl")) == sorted(FIXTURE_IDS)
