@@ -326,6 +326,31 @@ def test_a_ratio_put_on_the_wrong_variable_is_doubted_with_its_rewrite() -> None
     assert swapped_ratio("ferry >= 4*rail", reason, trips) == "rail >= 4*ferry"
 
 
+def test_a_fraction_turned_around_is_doubted_with_its_rewrite() -> None:
+    """nl4opt_test_225, the greedy answer of the pipeline run of 2026-12-03 (commit cb82ec2), copied verbatim:
+    "the number of wide pipes can be at most a third the number of narrow pipes" written wide <= 3*narrow; it
+    passed every check (40 pipes against the labelled 52)."""
+    from agent.formalize import inverted_fraction, parse_model_output
+    from agent.loop import _constraint_doubt_lines
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_225"])))
+    raw = (Path(__file__).resolve().parent / "fixtures" / "pipes_third_inverted.json").read_text()
+    lines = [line for line in _constraint_doubt_lines(parse_model_output(raw, problem.problem), problem.problem)
+             if "around" in line]
+    assert len(lines) == 1 and lines[0].endswith("so it reads 3*wide_pipes <= narrow_pipes.")
+    kegs = {"small_kegs": "small kegs used", "large_kegs": "large kegs used"}
+    half = "The number of large kegs must be at most half the number of small kegs."
+    assert inverted_fraction("large_kegs <= 2*small_kegs", half, kegs) == ("half", "2*large_kegs <= small_kegs")
+    assert inverted_fraction("2*small_kegs >= large_kegs", half, kegs) == ("half", "small_kegs >= 2*large_kegs")
+    assert inverted_fraction("2*large_kegs <= small_kegs", half, kegs) is None  # right
+    assert inverted_fraction("small_kegs >= 2*large_kegs", half, kegs) is None  # right, sides swapped
+    assert inverted_fraction("large_kegs <= 3*small_kegs", half, kegs) is None  # not this fraction's denominator
+    digits = "The number of large kegs must be at most half the number of small kegs plus 2."
+    assert inverted_fraction("large_kegs <= 2*small_kegs", digits, kegs) is None  # 2 is written in the sentence
+    ordinal = "Large kegs go on the third truck, and at most half as many large kegs as small kegs are used."
+    assert inverted_fraction("large_kegs <= 2*small_kegs", ordinal, kegs) == ("half", "2*large_kegs <= small_kegs")
+
+
 def test_a_coefficient_taken_for_a_bound_is_doubted_and_not_flipped() -> None:
     """nl4opt_test_074, the greedy answer of the pipeline run of 2026-12-02 (commit 1141529), copied verbatim:
     "requires 10 units of wood" also written as "catalyst_process <= 10". The direction doubt then asked for
@@ -622,3 +647,75 @@ def test_a_fraction_stated_in_words_and_written_rounded_is_doubted_not_removed()
     assert [d for d in doubts if "uses 0.3 for \"a third\"" in d]
     assert rounded_fractions(problem, "chemical_A <= chemical_B/3") == []
     assert rounded_fractions("Half of the land is for corn.", "corn <= 0.3*land") == []  # no third stated
+
+
+def test_a_ratio_rewrite_the_model_would_garble_is_applied_by_the_loop() -> None:
+    """nl4opt_test_160 (fixture `ratio_rewritten`): the greedy answer writes "at least twice as many small
+    bouquets as large bouquets" as large_bouquets >= 2*small_bouquets (600). Recorded when the loop only
+    asked for the rewrite, which came back garbled (2*small_bouquets <= large_bouquets), and the vote ended at
+    600; now the loop applies the rewrite itself, solves and checks it, and the first answer ends right."""
+    problem, result, attempts = _replay("ratio_rewritten", "pipeline", "nl4opt_test_160")
+    assert attempts == [("SUCCESS", "done")]
+    assert strict_correct(result.objective, problem.answer, gt_status=problem.answer_status,
+                          pred_status=result.status)
+    assert result.objective == 465
+    events = result.trace.to_dict()["events"]
+    assert sum(e["kind"] == "llm_call" for e in events) == 1
+    rewrite = next(e for e in events if e["kind"] == "rewrite")
+    assert rewrite["rewrites"] == {"large_ratio": ["large_bouquets >= 2*small_bouquets",
+                                                   "small_bouquets >= 2*large_bouquets"]}
+    ratio = next(c for c in result.ir.constraints if c.name == "large_ratio")
+    assert ratio.expr == "small_bouquets >= 2*large_bouquets" and ratio.source  # its sentence kept
+    assert not result.doubts
+
+
+def test_exact_rewrites_give_the_fraction_and_the_per_item_rows() -> None:
+    """The rewrites the loop applies itself, on real answers: nl4opt_test_275's rounded third (0.3 for "a
+    third", 62307.7) solves to the labelled 61875 once written as the fraction; the diet example's per-food cap
+    written on the sum of the five foods becomes one row per food."""
+    from agent.formalize import parse_model_output
+    from agent.loop import apply_rewrites, exact_rewrites
+    from solvers import solve
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_275"])))
+    fixture = json.loads((FIXTURES.parent / "chemicals_third_rounded.json").read_text(encoding="utf-8"))
+    ir = parse_model_output(fixture["response"], problem.problem)
+    rewrites = exact_rewrites(ir, problem.problem)
+    assert rewrites == {"chemical_A_ratio": [("chemical_A_ratio", "chemical_A <= (1/3)*chemical_B")]}
+    assert abs(solve(ir.compile(), "milp", time_limit=10).objective - 62307.6923) < 1e-3
+    assert solve(apply_rewrites(ir, rewrites).compile(), "milp", time_limit=10).objective == problem.answer
+
+    text = (Path(__file__).resolve().parents[1] / "datasets" / "examples" / "diet.txt").read_text()
+    raw = (Path(__file__).resolve().parent / "fixtures" / "diet_per_food_cap_as_total.json").read_text()
+    diet = parse_model_output(raw, text)
+    foods = ["oatmeal_servings", "milk_servings", "lentils_servings", "eggs_servings", "bread_servings"]
+    assert exact_rewrites(diet, text) == {"single_food_limit": [(f"single_food_limit_{f}", f"{f} <= 6")
+                                                                for f in foods]}
+    rewritten = apply_rewrites(diet, exact_rewrites(diet, text))
+    assert [c.name for c in rewritten.constraints].count("single_food_limit_milk_servings") == 1
+    assert len(rewritten.constraints) == len(diet.constraints) + len(foods) - 1
+
+
+def test_limits_listed_one_per_item_written_on_their_sum_are_split() -> None:
+    """nl4opt_test_032, the greedy answer of the pipeline run of 2026-12-03 (commit cb82ec2), copied verbatim:
+    "limited to and most 8 regular models and 6 premium models" written regular + premium <= 8 (the repairs
+    then put the 6 on both: 17000 for 81000). Now doubted with the two rows, which the loop can apply."""
+    from agent.formalize import listed_limits_as_total, parse_model_output
+    from agent.loop import _constraint_doubt_lines, apply_rewrites, exact_rewrites
+    from solvers import solve
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_032"])))
+    raw = (Path(__file__).resolve().parent / "fixtures" / "cars_listed_limits_as_total.json").read_text()
+    ir = parse_model_output(raw, problem.problem)
+    lines = [line for line in _constraint_doubt_lines(ir, problem.problem) if "its own limit" in line]
+    assert len(lines) == 1 and lines[0].endswith("regular_models <= 8, premium_models <= 6.")
+    rewritten = apply_rewrites(ir, exact_rewrites(ir, problem.problem))
+    assert solve(rewritten.compile(), "milp", time_limit=10).objective == problem.answer
+    cars = {"regular": "regular cars", "premium": "premium cars"}
+    listed = "Demand is at most 8 regular cars and 6 premium cars."
+    assert listed_limits_as_total("regular + premium <= 8", listed, cars) == [("regular", "<=", "8"),
+                                                                              ("premium", "<=", "6")]
+    assert listed_limits_as_total("regular + premium <= 8", "In total at most 8 regular cars and 6 premium cars.",
+                                  cars) is None  # a total after all
+    assert listed_limits_as_total("regular + premium <= 8", "At most 8 regular cars can be made.", cars) is None
+    assert listed_limits_as_total("regular + premium <= 14", listed, cars) is None  # not one of the listed
