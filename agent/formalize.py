@@ -662,6 +662,23 @@ def listed_limits_as_total(expr: str, sentence: str, variables: dict[str, str]) 
     return [(t, op, named[t][0]) for t in terms]
 
 
+def objective_cap(expr: str, objective: str, sense: str, problem: str) -> str | None:
+    """The limit, when `expr` caps the objective's own expression in the direction it is optimized (under a
+    minimization, `objective <= N`; under a maximization, `>= N`) with a number the text never states.
+
+    nl4opt_test_183 and _153 wrote "minimize the total pollution" also as `10*balloons + 15*gondolas <= 100`,
+    a cap no sentence gives, and both ended infeasible. Such a cap cannot change a feasible optimum (the
+    optimum is already the least value), so it can only make the model infeasible: it is safe to remove.
+    """
+    sides = _limit_sides(expr)
+    if sides is None or re.sub(r"\s+", "", sides[0]) != re.sub(r"\s+", "", objective):
+        return None
+    if sides[1] not in (("<=", "<") if sense == "minimize" else (">=", ">")):
+        return None
+    limit = _numbers(sides[2])  # a 0 is left to the doubt of a constraint that requires nothing
+    return sides[2].strip() if limit and 0.0 not in limit and not limit & _numbers(problem) else None
+
+
 _BARE_TERM = re.compile(r"(?:^|[^*/\w.\s])\s*[A-Za-z_]\w*\b(?!\s*\()")
 
 

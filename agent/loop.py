@@ -33,6 +33,7 @@ from agent.formalize import (
     listed_limits_as_total,
     number_counts,
     numbers_used_twice,
+    objective_cap,
     output_schema,
     parse_model_output,
     per_item_limit_as_total,
@@ -247,6 +248,9 @@ class RepairLoop:
                         seconds=round(result.seconds, 4), conflict=result.conflict, message=result.message)
         cores = list(state.get("cores", []))
         if result.status == Status.INFEASIBLE:
+            changed = self._rewritten({**state, "result": result}, None)
+            if changed:  # an invented cap on the objective, or a ratio turned round, made it infeasible
+                return {**changed, "outcome": "SUCCESS", "stage": "solve"}
             detail = _constraint_exprs(ir, result.conflict) or _describe_conflict(result)
             detail += "".join("\n" + line for line in _unreachable_lines(compiled, result.conflict))
             unused = _constraint_doubt_lines(ir, state["problem"])
@@ -311,9 +315,10 @@ class RepairLoop:
                     "outcome": "SUCCESS", "stage": "done"}
         return {**changed, "check": report, "outcome": "SUCCESS", "stage": "done", "doubts": doubts}
 
-    def _rewritten(self, state: LoopState, doubts: list[str]) -> LoopState:
+    def _rewritten(self, state: LoopState, doubts: list[str] | None) -> LoopState:
         """The answer with the exact rewrites of its doubts applied (`exact_rewrites`), when that model
-        solves, passes the check and is doubted less than the answer (`doubts`); else nothing.
+        solves, passes the check and is doubted less than the answer (`doubts`; None for an infeasible
+        answer, which any checked solution improves on); else nothing.
 
         Why: the 1.5B model often ignores or garbles a rewrite it is given word for word (nl4opt_test_160:
         "so it reads small_bouquets >= 2*large_bouquets" came back as 2*small_bouquets <= large_bouquets).
@@ -335,7 +340,8 @@ class RepairLoop:
             return {}
         report = check_solution(compiled, result.values, claimed_objective=result.objective)
         changed: LoopState = {"ir": rewritten, "compiled": compiled, "result": result, "check": report}
-        if not report.ok or doubt_weight(self._doubts({**state, **changed})) >= doubt_weight(doubts):
+        if not report.ok or (doubts is not None
+                             and doubt_weight(self._doubts({**state, **changed})) >= doubt_weight(doubts)):
             return {}
         before = {c.name: c.expr for c in ir.constraints}
         self.trace.step("rewrite", rewrites={name: [before[name], *(f"{n}: {e}" if n != name else e for n, e in new)]
@@ -530,6 +536,11 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
                          f'("{c.source}"): write one constraint per variable, '
                          f"{', '.join(f'{t} {op} {limit}' for t, op, limit in listed)}.")
         lines += [line for line, _ in _ratio_findings(c, described)]
+        cap = _objective_cap(c, ir, problem)
+        if cap is not None:
+            lines.append(f"{c.name} ({c.expr}) caps the objective's own expression with {cap}, which the text never "
+                         f"states: the problem asks to {ir.objective.sense if ir.objective else 'optimize'} it, "
+                         "so remove this constraint.")
         repeated = _coefficient_as_bound(c.expr, ir, c.name, problem) if not c.forall else None
         if repeated is not None:
             var, number, where = repeated
@@ -607,6 +618,13 @@ def _written_twice(ir: ModelIR) -> set[str]:
     return {c.name for c in ir.constraints if written[re.sub(r"\s+", "", c.expr)] > 1}
 
 
+def _objective_cap(c: Constraint, ir: ModelIR, problem: str) -> str | None:
+    """`objective_cap` for one constraint of the model (None without a problem text or an objective)."""
+    if c.forall or not problem or ir.objective is None:
+        return None
+    return objective_cap(c.expr, ir.objective.expr, ir.objective.sense, problem)
+
+
 def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]]:
     """Constraint name -> the (name, expression) rows its doubt says it reads, where that reading is exact: a
     ratio or share between two variables (`_ratio_findings`), a rounded third written as the fraction, a limit
@@ -626,7 +644,9 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
         per_item = listed_limits_as_total(c.expr, c.source, described) if c.source else None
         if each is not None:
             per_item = [(t, each[1], each[2]) for t in each[0]]
-        if found:
+        if _objective_cap(c, ir, problem) is not None:
+            rewrites[c.name] = []  # it cannot change a feasible optimum, only make the model infeasible
+        elif found:
             rewrites[c.name] = [(c.name, found[0][1])]
         elif rounded:
             expr = c.expr

@@ -719,3 +719,26 @@ def test_limits_listed_one_per_item_written_on_their_sum_are_split() -> None:
                                   cars) is None  # a total after all
     assert listed_limits_as_total("regular + premium <= 8", "At most 8 regular cars can be made.", cars) is None
     assert listed_limits_as_total("regular + premium <= 14", listed, cars) is None  # not one of the listed
+
+
+def test_an_invented_cap_on_the_objective_that_makes_it_infeasible_is_removed_by_the_loop() -> None:
+    """nl4opt_test_183 (fixture `objective_capped`): "minimize the total pollution" also written as the cap
+    10*balloons + 15*gondolas <= 100, a number no sentence states; the model is infeasible. Recorded when the
+    core went back to the model and all three samples stayed infeasible; such a cap cannot change a feasible
+    optimum, so the loop removes it itself and the greedy answer ends right with one call."""
+    from agent.formalize import objective_cap
+
+    problem, result, attempts = _replay("objective_capped", "pipeline", "nl4opt_test_183")
+    assert attempts == [("SUCCESS", "done")]
+    assert result.objective == problem.answer == 175
+    events = result.trace.to_dict()["events"]
+    assert [e["status"] for e in events if e["kind"] == "solve"] == ["infeasible"]
+    assert next(e for e in events if e["kind"] == "rewrite")["rewrites"] == {
+        "pollution": ["10*balloons + 15*gondolas <= 100"]}
+    assert "pollution" not in [c.name for c in result.ir.constraints]
+    goal = "10*balloons + 15*gondolas"
+    assert objective_cap(f"{goal} <= 100", goal, "minimize", problem.problem) == "100"
+    assert objective_cap(f"{goal} <= 70", goal, "minimize", problem.problem) is None  # 70 is stated
+    assert objective_cap(f"{goal} >= 100", goal, "minimize", problem.problem) is None  # a floor can bind
+    assert objective_cap(f"{goal} >= 100", goal, "maximize", problem.problem) == "100"
+    assert objective_cap("4*balloons <= 100", goal, "minimize", problem.problem) is None
