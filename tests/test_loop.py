@@ -92,6 +92,16 @@ TEACHERS_FLIPPED = (
     '{"goal": "total number of teachers", "sense": "minimize", "expr": "staff_hours + substitute_hours"}}')
 
 
+def _constraint_doubts_of(problem_id: str, fixture: str, marker: str) -> list[str]:
+    """The constraint doubts holding `marker` that one recorded answer (tests/fixtures/FIXTURE) raises."""
+    from agent.formalize import parse_model_output
+    from agent.loop import _constraint_doubt_lines
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=[problem_id]))).problem
+    raw = (Path(__file__).resolve().parent / "fixtures" / fixture).read_text()
+    return [line for line in _constraint_doubt_lines(parse_model_output(raw, problem), problem) if marker in line]
+
+
 def _doubts_of(raw: str, problem: str) -> list[str]:
     """The sanity doubts the loop raises on one answer, solved by the real MILP solver."""
     from agent.formalize import parse_model_output
@@ -303,13 +313,9 @@ def test_a_ratio_put_on_the_wrong_variable_is_doubted_with_its_rewrite() -> None
     """nl4opt_test_253, the greedy answer of the pipeline run of 2026-12-02 (commit 35e0bcf), copied verbatim:
     "at least three times as many small boxes as large boxes" written large >= 3*small; it passed every
     check (17 against the labelled 26)."""
-    from agent.formalize import parse_model_output, swapped_ratio
-    from agent.loop import _constraint_doubt_lines
+    from agent.formalize import swapped_ratio
 
-    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_253"])))
-    raw = (Path(__file__).resolve().parent / "fixtures" / "boxes_ratio_swapped.json").read_text()
-    lines = [line for line in _constraint_doubt_lines(parse_model_output(raw, problem.problem), problem.problem)
-             if "multiplies the wrong one" in line]
+    lines = _constraint_doubts_of("nl4opt_test_253", "boxes_ratio_swapped.json", "multiplies the wrong one")
     assert len(lines) == 1 and lines[0].endswith("so it reads small_boxes >= 3*large_boxes.")
     kegs = {"small_kegs": "small kegs used", "large_kegs": "large kegs used"}
     ratio = "Since small kegs are easier to carry, at least twice as many small kegs must be used than large kegs."
@@ -330,13 +336,9 @@ def test_a_fraction_turned_around_is_doubted_with_its_rewrite() -> None:
     """nl4opt_test_225, the greedy answer of the pipeline run of 2026-12-03 (commit cb82ec2), copied verbatim:
     "the number of wide pipes can be at most a third the number of narrow pipes" written wide <= 3*narrow; it
     passed every check (40 pipes against the labelled 52)."""
-    from agent.formalize import inverted_fraction, parse_model_output
-    from agent.loop import _constraint_doubt_lines
+    from agent.formalize import inverted_fraction
 
-    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_225"])))
-    raw = (Path(__file__).resolve().parent / "fixtures" / "pipes_third_inverted.json").read_text()
-    lines = [line for line in _constraint_doubt_lines(parse_model_output(raw, problem.problem), problem.problem)
-             if "around" in line]
+    lines = _constraint_doubts_of("nl4opt_test_225", "pipes_third_inverted.json", "around")
     assert len(lines) == 1 and lines[0].endswith("so it reads 3*wide_pipes <= narrow_pipes.")
     kegs = {"small_kegs": "small kegs used", "large_kegs": "large kegs used"}
     half = "The number of large kegs must be at most half the number of small kegs."
@@ -701,13 +703,13 @@ def test_limits_listed_one_per_item_written_on_their_sum_are_split() -> None:
     "limited to and most 8 regular models and 6 premium models" written regular + premium <= 8 (the repairs
     then put the 6 on both: 17000 for 81000). Now doubted with the two rows, which the loop can apply."""
     from agent.formalize import listed_limits_as_total, parse_model_output
-    from agent.loop import _constraint_doubt_lines, apply_rewrites, exact_rewrites
+    from agent.loop import apply_rewrites, exact_rewrites
     from solvers import solve
 
     problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_032"])))
     raw = (Path(__file__).resolve().parent / "fixtures" / "cars_listed_limits_as_total.json").read_text()
     ir = parse_model_output(raw, problem.problem)
-    lines = [line for line in _constraint_doubt_lines(ir, problem.problem) if "its own limit" in line]
+    lines = _constraint_doubts_of("nl4opt_test_032", "cars_listed_limits_as_total.json", "its own limit")
     assert len(lines) == 1 and lines[0].endswith("regular_models <= 8, premium_models <= 6.")
     rewritten = apply_rewrites(ir, exact_rewrites(ir, problem.problem))
     assert solve(rewritten.compile(), "milp", time_limit=10).objective == problem.answer
