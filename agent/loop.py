@@ -628,9 +628,9 @@ def _objective_cap(c: Constraint, ir: ModelIR, problem: str) -> str | None:
 def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]]:
     """Constraint name -> the (name, expression) rows its doubt says it reads, where that reading is exact: a
     ratio or share between two variables (`_ratio_findings`), a rounded third written as the fraction, a limit
-    on each item (or limits listed one per item) written on their sum, split into one row per item. Not a
-    limit's direction: its words also describe coefficients ("requires 10 units of wood"), so that doubt
-    stays a question for the model."""
+    on each item (or limits listed one per item) written on their sum, split into one row per item, and an
+    invented cap on the objective, removed (no rows). Not a limit's direction: its words also describe
+    coefficients ("requires 10 units of wood"), so that doubt stays a question for the model."""
     described = {v.name: v.description or "" for v in ir.variables if not v.index}
     names = list(described)
     rewrites: dict[str, list[tuple[str, str]]] = {}
