@@ -325,6 +325,20 @@ _LABELS = re.compile(r"\b\d{1,2}:\d{2}\b|\b(?:19|20)\d{2}\b|"
                      r"(?:\s*(?:,|and|or|to|-)\s*\d+)*", re.I)
 
 
+# "syrup 1 and syrup 2": a word numbered twice in a row names things; every "syrup N" of that problem is a label.
+_NUMBERED_TWICE = re.compile(r"\b([A-Za-z]{3,})\s+\d{1,2}\s*(?:,|and|or)\s*\1\s+\d{1,2}\b", re.I)
+
+
+def _without_labels(sentence: str, problem: str) -> str:
+    """The sentence with its labels blanked: clock times, years, "period 3", and the problem's own numbered
+    words ("syrup 1", nl4opt_test_110: its 1 and 2 were doubted as unused in every repair of a right answer)."""
+    text = _LABELS.sub(" ", sentence)
+    words = {m.group(1).lower() for m in _NUMBERED_TWICE.finditer(problem)}
+    if words:
+        text = re.sub(rf"\b(?:{'|'.join(map(re.escape, sorted(words)))})\s+\d{{1,2}}\b", " ", text, flags=re.I)
+    return text
+
+
 _PER_ONE = re.compile(r"\b(?:for|in|per|every|each)\s+1\s+[A-Za-z]", re.I)
 
 
@@ -333,7 +347,7 @@ def unused_numbers(problem: str, ir_texts: list[str]) -> list[tuple[list[str], s
 
     Why: a word problem states each number because it matters, and a small model's typical slip is
     a coefficient taken from the wrong sentence, which leaves the right one unused. A percentage
-    counts as used as written or as a fraction; clock times, years and labels ("period 3") are not
+    counts as used as written or as a fraction; clock times, years and labels ("period 3", "syrup 1") are not
     quantities, nor is the 1 of "for 1 hour", the basis of the sentence's rates (nl4opt_test_048: doubted
     twice, which sent the repairs after the wrong sentence). Returns [(numbers as written, sentence), ...].
     """
@@ -343,7 +357,7 @@ def unused_numbers(problem: str, ir_texts: list[str]) -> list[tuple[list[str], s
     found: list[tuple[list[str], str]] = []
     for sentence in sentences(problem):
         missing = []
-        for digits, percent in _NUMBER.findall(_LABELS.sub(" ", sentence)):
+        for digits, percent in _NUMBER.findall(_without_labels(sentence, problem)):
             value = float(digits.replace(",", ""))
             forms = {value, round(value / 100, 12)} if percent else {value}
             if value == 1 and not percent and _PER_ONE.search(sentence):

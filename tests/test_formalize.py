@@ -161,6 +161,12 @@ def test_clock_times_years_and_labels_are_not_unused_quantities() -> None:
     text = "The desk opens from 6:00 to 22:00 in 2024. Period 1, 2 and 3 need 4, 7 and 9 agents."
     assert unused_numbers(text, ["x >= 4", "x + y >= 7", "y >= 9"]) == []
     assert unused_numbers(text, ["x >= 4"]) == [(["7", "9"], sentences(text)[1])]
+    # nl4opt_test_110: a word the problem numbers twice in a row names things, in every sentence
+    syrups = ("A patient can drink two syrups, syrup 1 and syrup 2. Per serving, syrup 1 delivers 0.5 units to "
+              "the throat. Syrup 2 delivers 0.2 units.")
+    assert unused_numbers(syrups, ["0.5*a + 0.2*b <= 5"]) == []
+    once = "Mix syrup 3 with 4 kg of sugar."  # numbered once: a quantity as far as this rule knows
+    assert unused_numbers(once, ["x <= 4"]) == [(["3"], once)]
 
 
 def test_a_constraint_that_only_repeats_the_objective_is_dropped_and_noted() -> None:
