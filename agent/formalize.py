@@ -329,14 +329,19 @@ _LABELS = re.compile(r"\b\d{1,2}:\d{2}\b|\b(?:19|20)\d{2}\b|"
 _NUMBERED_TWICE = re.compile(r"\b([A-Za-z]{3,})\s+\d{1,2}\s*(?:,|and|or)\s*\1\s+\d{1,2}\b", re.I)
 
 
+@cache
+def _numbered_words(problem: str) -> re.Pattern[str] | None:
+    """"WORD N" for each word the problem numbers twice in a row; read once per problem."""
+    words = sorted({m.group(1).lower() for m in _NUMBERED_TWICE.finditer(problem)})
+    return re.compile(rf"\b(?:{'|'.join(map(re.escape, words))})\s+\d{{1,2}}\b", re.I) if words else None
+
+
 def _without_labels(sentence: str, problem: str) -> str:
     """The sentence with its labels blanked: clock times, years, "period 3", and the problem's own numbered
     words ("syrup 1", nl4opt_test_110: its 1 and 2 were doubted as unused in every repair of a right answer)."""
     text = _LABELS.sub(" ", sentence)
-    words = {m.group(1).lower() for m in _NUMBERED_TWICE.finditer(problem)}
-    if words:
-        text = re.sub(rf"\b(?:{'|'.join(map(re.escape, sorted(words)))})\s+\d{{1,2}}\b", " ", text, flags=re.I)
-    return text
+    numbered = _numbered_words(problem)
+    return numbered.sub(" ", text) if numbered else text
 
 
 _PER_ONE = re.compile(r"\b(?:for|in|per|every|each)\s+1\s+[A-Za-z]", re.I)
@@ -863,10 +868,8 @@ def swapped_ratio(expr: str, sentence: str, variables: dict[str, str]) -> str | 
     if float(left_coef or right_coef) not in _sentence_multipliers(sentence):
         return None
     plain = right if multiplied == left else left
-    at = min((m.start() for m in re.finditer(rf"\b({'|'.join(_MULTIPLIERS)})\b", sentence, re.I)),
-             default=len(sentence))
-    at = min([at, *(m.start() for m in _TIMES.finditer(sentence))])
-    if _named_first(sentence, at, multiplied, plain, variables) != multiplied:
+    at = _ratio_word(sentence, float(left_coef or right_coef), fractions=False)
+    if at is None or _named_first(sentence, at[0], multiplied, plain, variables) != multiplied:
         return None
     return f"{left_coef}*{right} {op} {left}" if left_coef else f"{right} {op} {right_coef}*{left}"
 
@@ -901,15 +904,16 @@ def inverted_fraction(expr: str, sentence: str, variables: dict[str, str]) -> tu
     return fractions[0].group(0), fixed
 
 
-def _ratio_word(sentence: str, coefficient: float) -> tuple[int, bool] | None:
+def _ratio_word(sentence: str, coefficient: float, fractions: bool = True) -> tuple[int, bool] | None:
     """(where, whether it is a fraction whose denominator is `coefficient`) of the first word of the sentence
-    that states `coefficient` as a ratio ("twice", "3 times", "half") or as a fraction ("a third" for 3)."""
+    that states `coefficient` as a ratio ("twice", "3 times", "half") or, with `fractions`, as a fraction
+    ("a third" for 3)."""
     places = [(m.start(), False) for m in re.finditer(rf"\b({'|'.join(_MULTIPLIERS)})\b", sentence, re.I)
               if _MULTIPLIERS[m.group(1).lower()] == coefficient]
     places += [(m.start(), False) for m in _TIMES.finditer(sentence)
                if (float(m.group(1)) if m.group(1)[0].isdigit() else _NUMBER_WORDS[m.group(1).lower()]) == coefficient]
-    places += [(m.start(), True) for m in _FRACTION_OF.finditer(sentence)
-               if _DENOMINATORS[(m.group(1) or "half").lower()] == coefficient]
+    places += [(m.start(), True) for m in _FRACTION_OF.finditer(sentence) if fractions
+               and _DENOMINATORS[(m.group(1) or "half").lower()] == coefficient]
     return min(places) if places else None
 
 

@@ -248,7 +248,7 @@ class RepairLoop:
                         seconds=round(result.seconds, 4), conflict=result.conflict, message=result.message)
         cores = list(state.get("cores", []))
         if result.status == Status.INFEASIBLE:
-            changed = self._rewritten({**state, "result": result}, None)
+            changed, _ = self._rewritten({**state, "result": result}, None)
             if changed:  # an invented cap on the objective, or a ratio turned round, made it infeasible
                 return {**changed, "outcome": "SUCCESS", "stage": "solve"}
             detail = _constraint_exprs(ir, result.conflict) or _describe_conflict(result)
@@ -289,11 +289,11 @@ class RepairLoop:
             return {"check": report, "outcome": "RETRY", "stage": "check",
                     "feedback": f"The solution does not satisfy the model:\n{report.describe()}"}
         doubts = self._doubts(state)
-        changed = self._rewritten(state, doubts) if doubts else {}
-        if changed:
+        changed, rewritten_doubts = self._rewritten(state, doubts) if doubts else ({}, None)
+        if changed and rewritten_doubts is not None:
             state = {**state, **changed}
             compiled, result, report = changed["compiled"], changed["result"], changed["check"]
-            doubts = self._doubts(state)
+            doubts = rewritten_doubts
         fallback = state.get("fallback")
         if doubts and not fallback:
             # Soft doubts get one repair; the answer is kept as the fallback in case the repair does worse.
@@ -315,10 +315,11 @@ class RepairLoop:
                     "outcome": "SUCCESS", "stage": "done"}
         return {**changed, "check": report, "outcome": "SUCCESS", "stage": "done", "doubts": doubts}
 
-    def _rewritten(self, state: LoopState, doubts: list[str] | None) -> LoopState:
+    def _rewritten(self, state: LoopState, doubts: list[str] | None) -> tuple[LoopState, list[str] | None]:
         """The answer with the exact rewrites of its doubts applied (`exact_rewrites`), when that model
         solves, passes the check and is doubted less than the answer (`doubts`; None for an infeasible
-        answer, which any checked solution improves on); else nothing.
+        answer, which any checked solution improves on), with its own doubts when they were weighed; else
+        nothing.
 
         Why: the 1.5B model often ignores or garbles a rewrite it is given word for word (nl4opt_test_160:
         "so it reads small_bouquets >= 2*large_bouquets" came back as 2*small_bouquets <= large_bouquets).
@@ -329,25 +330,27 @@ class RepairLoop:
         assert ir is not None
         rewrites = exact_rewrites(ir, state["problem"])
         if not rewrites:
-            return {}
+            return {}, None
         rewritten = apply_rewrites(ir, rewrites)
         try:
             compiled = rewritten.compile()
             result = _solve(compiled, self.config.target, self.config.time_limit)
         except (IRError, GroundError, solvers.TargetUnsupported):
-            return {}
+            return {}, None
         if not result.status.has_solution:
-            return {}
+            return {}, None
         report = check_solution(compiled, result.values, claimed_objective=result.objective)
         changed: LoopState = {"ir": rewritten, "compiled": compiled, "result": result, "check": report}
-        if not report.ok or (doubts is not None
-                             and doubt_weight(self._doubts({**state, **changed})) >= doubt_weight(doubts)):
-            return {}
+        if not report.ok:
+            return {}, None
+        after = self._doubts({**state, **changed}) if doubts is not None else None
+        if after is not None and doubts is not None and doubt_weight(after) >= doubt_weight(doubts):
+            return {}, None
         before = {c.name: c.expr for c in ir.constraints}
         self.trace.step("rewrite", rewrites={name: [before[name], *(f"{n}: {e}" if n != name else e for n, e in new)]
                                              for name, new in rewrites.items()},
                         status=result.status.value, objective=result.objective)
-        return changed
+        return changed, after
 
     def _doubts(self, state: LoopState) -> list[str]:
         """Answers that solve the model but look wrong for the text: nothing done, fractional counts,
