@@ -819,6 +819,55 @@ def share_on_wrong_variable(expr: str, sentence: str, variables: dict[str, str])
     return f"{named[0]} {op} {fraction}*({inner.strip()})"
 
 
+_SELF_SHARE = re.compile(r"^\s*([A-Za-z_]\w*)\s*(<=|>=)\s*(\d*\.?\d+)\s*\*\s*\(?\s*([A-Za-z_]\w*)\s*\)?\s*$")
+
+
+def share_of_itself(expr: str, sentence: str, variables: dict[str, str]) -> str | None:
+    """`expr` with the share taken of the total, when the model took it of the variable itself.
+
+    "at most 35% of the drinks should be omega brand" is omega <= 0.35*(alpha + omega); nl4opt_test_101 wrote
+    omega <= 0.35*omega, which only says omega is 0, and every check passed. Judged only for a model of two
+    variables and a share its sentence states as a percentage."""
+    m = _SELF_SHARE.match(expr)
+    if m is None or m.group(1) != m.group(4) or len(variables) != 2 or m.group(1) not in variables:
+        return None
+    var, op, fraction, _ = m.groups()
+    shares = {round(float(d.replace(",", "")) / 100, 12) for d, pct in _NUMBER.findall(sentence) if pct}
+    if round(float(fraction), 12) not in shares:
+        return None
+    return f"{var} {op} {fraction}*({' + '.join(variables)})"
+
+
+_COUNT_BOUND = re.compile(r"^\s*([A-Za-z_]\w*)\s*(<=|>=|==)\s*(\d[\d,]*(?:\.\d+)?)\s*$")
+
+
+def bound_on_wrong_variable(expr: str, sentence: str, variables: dict[str, str]) -> str | None:
+    """`expr` with its bound put on the variable its sentence counts, when the model put it on another.
+
+    "at least 50 golden retrievers must be used" is golden_retrievers >= 50; nl4opt_test_185 wrote
+    labradors >= 50. Judged only where limit words stand right before the number ("at least 50"), and the words
+    right after it name exactly one variable (by a word of its name or description that the others lack),
+    another than the bounded one."""
+    m = _COUNT_BOUND.match(expr)
+    if m is None or m.group(1) not in variables or not sentence:
+        return None
+    var, op, limit = m.groups()
+    value = float(limit.replace(",", ""))
+    every = {v: _stems(f"{v} {d}") for v, d in variables.items()}
+    own = {v: s - set().union(*(o for u, o in every.items() if u != v)) for v, s in every.items()}
+    named = []
+    for n in _NUMBER.finditer(sentence):
+        if n.group(2) or float(n.group(1).replace(",", "")) != value:
+            continue
+        if not any(0 <= n.start() - m.end() <= 12 for _, m in _limit_words(sentence)):
+            continue  # "requires 14 units of palladium" gives a figure; "at least 50 golden retrievers" a bound
+        after = {w.lower()[:5] for w in _WORD.findall(" ".join(sentence[n.end():].split()[:3]))}
+        named += [v for v in variables if own[v] & after]
+    if len(set(named)) != 1 or named[0] == var:
+        return None
+    return f"{named[0]} {op} {limit}"
+
+
 def _named_first(sentence: str, at: int, one: str, other: str, variables: dict[str, str]) -> str | None:
     """Which of two variables the clause that states a ratio at position `at` names first, by a word of its
     name or description that the other lacks; None when either is not recognised there.
@@ -966,6 +1015,13 @@ def _limit_words(sentence: str) -> list[tuple[str, re.Match[str]]]:
     return words
 
 
+# The next number of a list after a limit's number: "at least 100 grams of protein and 2000 calories", "20 black
+# teddy bears, 5 white teddy bears, and 15 brown" (a few words of what it counts, then "," or "and"). Only after
+# words that state nothing but a limit: "requires 15 units of platinum and 25 units of palladium" lists figures.
+_LIST_HEADS = re.compile(r"at (?:least|most)|no (?:more|less|fewer) than|minimum|maximum|up to", re.I)
+_LISTED = re.compile(r"(?:\s+[A-Za-z%/-]+){1,4}?\s*(?:,\s*(?:and\s+)?|\s+and\s+)\$?(\d[\d,]*(?:\.\d+)?)(?![\d.])")
+
+
 def direction_conflict(expr: str, sentence: str) -> tuple[str, str] | None:
     """(the sentence's limit words, the operator they need) when they say the opposite direction of
     `expr`, else None.
@@ -988,8 +1044,15 @@ def direction_conflict(expr: str, sentence: str) -> tuple[str, str] | None:
     said: dict[str, str] = {}
     for kind, m in _limit_words(sentence):
         after = re.match(r"(?:\W+\w+){0,2}?\W+(\d[\d,]*(?:\.\d+)?)", sentence[m.end():])
-        if after and float(after.group(1).replace(",", "")) in limits:
-            said.setdefault(kind, sentence[m.start():m.end() + after.end()])
+        end = m.end() + after.end() if after else 0
+        listed = [after.group(1)] if after else []
+        # "at least 100 grams of protein and 2000 calories": the limit word governs each number of its list
+        while after and _LIST_HEADS.match(m.group(0)) and (after := _LISTED.match(sentence, end)):
+            listed.append(after.group(1))
+            end = after.end()
+        for number in listed:
+            if float(number.replace(",", "")) in limits:
+                said.setdefault(kind, sentence[m.start():end])
     if len(said) != 1:
         return None
     kind, words = next(iter(said.items()))

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal, TypedDict
 
+from agent.figures import OBJECTIVE, constraint_findings, data_comparison, describe, objective_findings
 from agent.formalize import (
+    bound_on_wrong_variable,
     check_problem_text,
     choose_layout,
     conditional_choices,
@@ -42,6 +44,7 @@ from agent.formalize import (
     repair_message,
     rounded_fractions,
     sentence_quantities,
+    share_of_itself,
     share_on_wrong_variable,
     suggest_coefficients,
     swapped_ratio,
@@ -346,7 +349,7 @@ class RepairLoop:
         after = self._doubts({**state, **changed}) if doubts is not None else None
         if after is not None and doubts is not None and doubt_weight(after) >= doubt_weight(doubts):
             return {}, None
-        before = {c.name: c.expr for c in ir.constraints}
+        before = {c.name: c.expr for c in ir.constraints} | ({OBJECTIVE: ir.objective.expr} if ir.objective else {})
         self.trace.step("rewrite", rewrites={name: [before[name], *(f"{n}: {e}" if n != name else e for n, e in new)]
                                              for name, new in rewrites.items()},
                         status=result.status.value, objective=result.objective)
@@ -539,6 +542,9 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
                          f'("{c.source}"): write one constraint per variable, '
                          f"{', '.join(f'{t} {op} {limit}' for t, op, limit in listed)}.")
         lines += [line for line, _ in _ratio_findings(c, described)]
+        if _data_comparison(c, described, problem):
+            lines.append(f"{c.name} ({c.expr}) compares the two by their own figures of the text, but no sentence "
+                         "compares them: remove it.")
         cap = _objective_cap(c, ir, problem)
         if cap is not None:
             lines.append(f"{c.name} ({c.expr}) caps the objective's own expression with {cap}, which the text never "
@@ -563,6 +569,7 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
             lines.append(f'{c.name} ({c.expr}) {how}: its sentence says "{words}" ("{c.source}"), '
                          f"which needs {want}.")
     if problem:
+        lines += [line for line, _ in _figure_findings(ir, problem).values()]
         flat = [(c.name, c.expr) for c in ir.constraints if not c.forall]
         split = total_split_per_item(flat, problem)
         for names_, total, sentence in split:
@@ -611,7 +618,41 @@ def _ratio_findings(c: Constraint, described: dict[str, str]) -> list[tuple[str,
     if share is not None:
         found.append((f'{c.name} ({c.expr}) gives the share to the wrong one: its sentence ("{c.source}") names '
                       f"the part after its percentage, so it reads {share}.", share))
+    whole = share_of_itself(c.expr, c.source, described)
+    if whole is not None:
+        found.append((f'{c.name} ({c.expr}) takes the share of {c.expr.split()[0]} itself, which only allows 0: its '
+                      f'sentence ("{c.source}") means a share of the total, so it reads {whole}.', whole))
+    counted = bound_on_wrong_variable(c.expr, c.source, described)
+    if counted is not None:
+        found.append((f'{c.name} ({c.expr}) bounds the wrong one: its sentence ("{c.source}") counts the one named '
+                      f"after its number, so it reads {counted}.", counted))
     return found
+
+
+def _figure_findings(ir: ModelIR, problem: str) -> dict[str, tuple[str, str | None]]:
+    """Row name (`OBJECTIVE` for the objective) -> (doubt lines, the row its figures say, or None) for each
+    row whose coefficients disagree with the per-item figures of the text (agent.figures): a coefficient from
+    the wrong column (nl4opt_test_010), a variable left out of a row its figure belongs to (124), a count
+    weighed by minutes (148). Flat models only: an indexed one keeps its figures in tables."""
+    if any(v.index for v in ir.variables):
+        return {}
+    described = {v.name: v.description or "" for v in ir.variables}
+    found: dict[str, tuple[str, str | None]] = {}
+    for c in ir.constraints:
+        findings, fixed = constraint_findings(c.expr, c.source, c.name, problem, described) if not c.forall \
+            else ([], None)
+        if findings:
+            found[c.name] = (" ".join(describe(f, f"{c.name} ({c.expr})") for f in findings), fixed)
+    if ir.objective is not None:
+        findings, fixed, _ = objective_findings(ir.objective.expr, problem, described)
+        if findings:
+            found[OBJECTIVE] = (" ".join(describe(f, f"The objective ({ir.objective.expr})") for f in findings),
+                                fixed)
+    return found
+
+
+def _data_comparison(c: Constraint, described: dict[str, str], problem: str) -> bool:
+    return bool(problem) and not c.forall and data_comparison(c.expr, c.source, problem, described)
 
 
 def _written_twice(ir: ModelIR) -> set[str]:
@@ -647,8 +688,9 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
         per_item = listed_limits_as_total(c.expr, c.source, described) if c.source else None
         if each is not None:
             per_item = [(t, each[1], each[2]) for t in each[0]]
-        if _objective_cap(c, ir, problem) is not None:
-            rewrites[c.name] = []  # it cannot change a feasible optimum, only make the model infeasible
+        if _objective_cap(c, ir, problem) is not None or _data_comparison(c, described, problem):
+            rewrites[c.name] = []  # an invented cap cannot change a feasible optimum; a comparison of data states
+            # no requirement of the text
         elif found:
             rewrites[c.name] = [(c.name, found[0][1])]
         elif rounded:
@@ -659,14 +701,21 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
             rewrites[c.name] = [(c.name, expr)]
         elif per_item is not None:
             rewrites[c.name] = [(f"{c.name}_{t}", f"{t} {op} {limit}") for t, op, limit in per_item]
+    for name, (_, fixed) in _figure_findings(ir, problem).items() if problem else ():
+        if fixed is not None and name not in rewrites and name not in twice:
+            rewrites[name] = [(name, fixed)]
     return rewrites
 
 
 def apply_rewrites(ir: ModelIR, rewrites: dict[str, list[tuple[str, str]]]) -> ModelIR:
-    """The model with each rewritten constraint replaced by its rows, in place, sentences kept."""
+    """The model with each rewritten constraint replaced by its rows, in place, sentences kept, and the
+    objective's expression replaced when `OBJECTIVE` is among them."""
     rows = [c.model_copy(update={"name": name, "expr": expr})
             for c in ir.constraints for name, expr in rewrites.get(c.name, [(c.name, c.expr)])]
-    return ir.model_copy(update={"constraints": rows})
+    objective = ir.objective
+    if objective is not None and rewrites.get(OBJECTIVE):
+        objective = objective.model_copy(update={"expr": rewrites[OBJECTIVE][0][1]})
+    return ir.model_copy(update={"constraints": rows, "objective": objective})
 
 
 _BOUND = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:<=|>=|<|>|==)\s*(\d+(?:\.\d+)?)\s*$")

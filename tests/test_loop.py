@@ -251,7 +251,9 @@ def test_a_per_food_cap_written_as_a_total_is_named_with_its_rewrite() -> None:
     assert len(cap) == 1 and "is about each one on its own" in cap[0]
     assert cap[0].endswith("oatmeal_servings <= 6, milk_servings <= 6, lentils_servings <= 6, eggs_servings <= 6, "
                            "bread_servings <= 6.")
-    assert not any(line.startswith(("calories", "protein", "calcium")) for line in lines)  # real sums: no doubt
+    assert not any(line.startswith(("protein", "calcium")) for line in lines)  # rows of the right figures
+    calories = [line for line in lines if line.startswith("calories")]  # the prices in the calorie row
+    assert len(calories) == 1 and "gives oatmeal_servings 0.21, but the text gives it 150 calories" in calories[0]
     suggestions = [line for line in _unused_number_lines(ir, text) if line.startswith("With those numbers")]
     assert suggestions == ["With those numbers calories would read: 150*oatmeal_servings + 120*milk_servings + "
                            "220*lentils_servings + 80*eggs_servings + 80*bread_servings >= 1600"]
@@ -691,11 +693,15 @@ def test_exact_rewrites_give_the_fraction_and_the_per_item_rows() -> None:
     raw = (Path(__file__).resolve().parent / "fixtures" / "diet_per_food_cap_as_total.json").read_text()
     diet = parse_model_output(raw, text)
     foods = ["oatmeal_servings", "milk_servings", "lentils_servings", "eggs_servings", "bread_servings"]
+    calories = ("150*oatmeal_servings + 120*milk_servings + 220*lentils_servings + 80*eggs_servings + "
+                "80*bread_servings >= 1600")  # the figures' rewrite of the row that took the prices
     assert exact_rewrites(diet, text) == {"single_food_limit": [(f"single_food_limit_{f}", f"{f} <= 6")
-                                                                for f in foods]}
+                                                                for f in foods],
+                                          "calories": [("calories", calories)]}
     rewritten = apply_rewrites(diet, exact_rewrites(diet, text))
     assert [c.name for c in rewritten.constraints].count("single_food_limit_milk_servings") == 1
     assert len(rewritten.constraints) == len(diet.constraints) + len(foods) - 1
+    assert solve(rewritten.compile(), "milp", time_limit=10).status.value == "optimal"
 
 
 def test_limits_listed_one_per_item_written_on_their_sum_are_split() -> None:

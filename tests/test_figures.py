@@ -1,0 +1,130 @@
+"""The per-item figures of a problem and the rows that disagree with them, on the embedded model's real answers.
+
+Each fixture in tests/fixtures/figures is the greedy sample's first answer to an NL4Opt test problem, as the
+loop validated it in runs/nl4opt-pipeline-245-rest-b (commit e842812); the problem text and its answer come
+from the vendored benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.benchdata import load_benchmark
+from agent.figures import OBJECTIVE, constraint_findings, data_comparison, figures, objective_findings
+from agent.formalize import bound_on_wrong_variable, direction_conflict, share_of_itself
+from agent.loop import _constraint_doubt_lines, apply_rewrites, exact_rewrites
+from formalizers.ir import ModelIR
+from solvers import solve
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "figures"
+
+
+def _answer(number: str) -> tuple[ModelIR, str, float | None]:
+    """(the recorded answer, the problem, its ground truth)."""
+    fixture = json.loads((FIXTURES / f"nl4opt_test_{number}.json").read_text(encoding="utf-8"))
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=[fixture["id"]])))
+    return ModelIR.model_validate(fixture["ir"]), problem.problem, problem.answer
+
+
+def _objective(ir: ModelIR) -> float | None:
+    return solve(ir.compile(), "milp", time_limit=10).objective
+
+
+def _described(ir: ModelIR) -> dict[str, str]:
+    return {v.name: v.description for v in ir.variables}
+
+
+def test_the_figures_of_a_nutrient_table_name_their_column() -> None:
+    ir, problem, _ = _answer("010")
+    found = {(f.variable, f.value, f.words) for f in figures(problem, _described(ir))}
+    assert ("fertilizer_A", 6.0, "units of vitamin A") in found
+    assert ("fertilizer_A", 5.0, "units of vitamin D") in found
+    assert ("fertilizer_B", 9.0, "units of vitamin D") in found
+    assert not any(f.value in (220, 160, 350) for f in figures(problem, _described(ir)))  # limits, not figures
+
+
+def test_a_coefficient_from_the_wrong_column_is_rewritten_in_a_row_and_the_objective() -> None:
+    """nl4opt_test_010: vitamin A took fertilizer A's phosphoric acid (5 for 6), and the objective, "minimize
+    the amount of vitamin D", took the vitamin A figures (6 for 5): 138.17 for 125.49, and every check passed."""
+    ir, problem, answer = _answer("010")
+    assert abs(_objective(ir) - answer) > 1  # type: ignore[operator]
+    rewrites = exact_rewrites(ir, problem)
+    assert rewrites[OBJECTIVE] == [(OBJECTIVE, "5*fertilizer_A + 9*fertilizer_B")]
+    vitamin = next(c for c in ir.constraints if "<=" in c.expr)
+    assert rewrites[vitamin.name] == [(vitamin.name, "6*fertilizer_A + 6*fertilizer_B <= 350")]
+    assert _objective(apply_rewrites(ir, rewrites)) == pytest.approx(answer, rel=1e-9)
+    lines = _constraint_doubt_lines(ir, problem)
+    assert any("gives fertilizer_A 5, but the text gives it 6 units of vitamin A" in line for line in lines)
+
+
+def test_a_variable_left_out_of_the_goal_is_added_with_its_figure() -> None:
+    """nl4opt_test_124: "maximize his zinc intake" written 5*pills, the gummies' 4 units of zinc left out."""
+    ir, problem, answer = _answer("124")
+    findings, fixed, _ = objective_findings(ir.objective.expr, problem, _described(ir))  # type: ignore[union-attr]
+    assert [(f.kind, f.variable) for f in findings] == [("missing", "gummies")]
+    assert fixed == "5*pills + 4*gummies"
+    assert _objective(apply_rewrites(ir, exact_rewrites(ir, problem))) == answer
+
+
+def test_a_goal_that_counts_is_not_weighed_by_minutes() -> None:
+    """nl4opt_test_148: "maximize the number of patients that can be vaccinated" written with the minutes each
+    vaccine takes (10000 for 571)."""
+    ir, problem, answer = _answer("148")
+    findings, fixed, goal = objective_findings(ir.objective.expr, problem, _described(ir))  # type: ignore[union-attr]
+    assert {f.kind for f in findings} == {"counted"} and goal == "the number of patients that can be vaccinated"
+    assert fixed == "pill_vaccines + shot_vaccines"
+    assert _objective(apply_rewrites(ir, exact_rewrites(ir, problem))) == answer
+
+
+def test_a_figure_the_text_does_not_give_is_doubted_but_not_rewritten() -> None:
+    """nl4opt_test_048: factory 2 makes "no brown ones", the brown row gives it 10 (its black and white)."""
+    ir, problem, _ = _answer("048")
+    brown = next(c for c in ir.constraints if c.expr.startswith("3*"))
+    findings, fixed = constraint_findings(brown.expr, brown.source, brown.name, problem, _described(ir))
+    assert [(f.kind, f.variable) for f in findings] == [("none", "factory_2_hours")] and fixed is None
+    assert brown.name not in exact_rewrites(ir, problem)
+
+
+def test_a_bound_on_the_wrong_dog_and_a_comparison_of_data_are_mended() -> None:
+    """nl4opt_test_185: "at least 50 golden retrievers" as labradors >= 50, and the newspapers each dog delivers
+    turned into a row no sentence states (7*labradors >= 10*golden_retrievers): 2281 for 2500."""
+    ir, problem, answer = _answer("185")
+    described = _described(ir)
+    bound = next(c for c in ir.constraints if c.expr == "labradors >= 50")
+    assert bound_on_wrong_variable(bound.expr, bound.source, described) == "golden_retrievers >= 50"
+    data = next(c for c in ir.constraints if c.expr == "7*labradors >= 10*golden_retrievers")
+    assert data_comparison(data.expr, data.source, problem, described)
+    rewrites = exact_rewrites(ir, problem)
+    assert rewrites[data.name] == [] and rewrites[bound.name] == [(bound.name, "golden_retrievers >= 50")]
+    assert _objective(apply_rewrites(ir, rewrites)) == answer
+
+
+def test_a_share_of_itself_and_a_limit_word_over_a_list() -> None:
+    """nl4opt_test_101: "at most 35% of the drink should be omega" as omega <= 0.35*omega, and "at least 100
+    grams of protein and 2000 calories" with calories <= 2000."""
+    ir, problem, _ = _answer("101")
+    share = next(c for c in ir.constraints if "0.35" in c.expr)
+    assert share_of_itself(share.expr, share.source, _described(ir)) == \
+        "omega_bottles <= 0.35*(alpha_bottles + omega_bottles)"
+    calories = next(c for c in ir.constraints if "2000" in c.expr)
+    assert direction_conflict(calories.expr, calories.source) == ("at least 100 grams of protein and 2000", ">=")
+    assert direction_conflict("15*a + 25*b <= 25", "A catalyst requires 15 units of platinum and 25 units of "
+                              "palladium.") is None  # "requires" lists figures, not limits
+
+
+@pytest.mark.parametrize("number", ["192", "075", "221", "287", "215"])
+def test_right_answers_raise_no_figure_doubt(number: str) -> None:
+    """Right answers of problems whose figures tempt a misreading: a goal of time against figures in hours
+    (192), a plain count of acres (075), a profit written before its number (221), a cost "every shift"
+    beside "15 patients" (287), a limit whose subject is the repairman (215)."""
+    ir, problem, answer = _answer(number)
+    assert _objective(ir) == pytest.approx(answer, rel=1e-9)
+    described = _described(ir)
+    for c in ir.constraints:
+        assert constraint_findings(c.expr, c.source, c.name, problem, described) == ([], None)
+        assert not data_comparison(c.expr, c.source, problem, described)
+    assert objective_findings(ir.objective.expr, problem, described)[:2] == ([], None)  # type: ignore[union-attr]
+    assert exact_rewrites(ir, problem) == {}
