@@ -1018,6 +1018,7 @@ def _limit_words(sentence: str) -> list[tuple[str, re.Match[str]]]:
 # The next number of a list after a limit's number: "at least 100 grams of protein and 2000 calories", "20 black
 # teddy bears, 5 white teddy bears, and 15 brown" (a few words of what it counts, then "," or "and"). Only after
 # words that state nothing but a limit: "requires 15 units of platinum and 25 units of palladium" lists figures.
+_NEEDED_AFTER = re.compile(r"(?:\s+[A-Za-z]+){1,4}?\s+(?:needs?|must|ha(?:s|ve)) to\b(?!\s+not)", re.I)
 _LIST_HEADS = re.compile(r"at (?:least|most)|no (?:more|less|fewer) than|minimum|maximum|up to", re.I)
 _LISTED = re.compile(r"(?:\s+[A-Za-z%/-]+){1,4}?\s*(?:,\s*(?:and\s+)?|\s+and\s+)\$?(\d[\d,]*(?:\.\d+)?)(?![\d.])")
 
@@ -1053,6 +1054,11 @@ def direction_conflict(expr: str, sentence: str) -> tuple[str, str] | None:
         for number in listed:
             if float(number.replace(",", "")) in limits:
                 said.setdefault(kind, sentence[m.start():end])
+    if not said:  # "If 2000 units of ore need to be taken": a requirement said after its number
+        for m in _NUMBER.finditer(sentence):
+            after = _NEEDED_AFTER.match(sentence, m.end())
+            if after and not m.group(2) and float(m.group(1).replace(",", "")) in limits:
+                said.setdefault("lower", sentence[m.start():after.end()])
     if len(said) != 1:
         return None
     kind, words = next(iter(said.items()))

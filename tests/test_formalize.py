@@ -315,6 +315,15 @@ def test_suggest_coefficients(found: list, expr: str, expected: str | None) -> N
     ("x >= 50", "The farm doesn't have more than 50 acres.", ("more than 50", "<=")),
     ("x <= 50", "They must make more than 50 units.", ("more than 50", ">=")),  # no negation: as before
     ("x <= 50", "It is not the case here; they must make more than 50 units.", ("more than 50", ">=")),
+    # a requirement said after its number (nl4opt_test_167's greedy answer, 30 wagons for 67)
+    ("20*s + 50*l <= 2000", "If 2000 units of ore need to taken to the surface, minimize the total number of "
+     "wagons needed.", ("2000 units of ore need to", ">=")),
+    ("20*s + 50*l >= 2000", "If 2000 units of ore need to be taken to the surface, minimize the wagons.", None),
+    ("x + y <= 2000", "2000 units of ore need not be moved.", None),
+    # a limit word over a list (nl4opt_test_101); "requires" lists an item's figures, not limits
+    ("350*a + 300*o <= 2000", "The man wants to get at least 100 grams of protein and 2000 calories.",
+     ("at least 100 grams of protein and 2000", ">=")),
+    ("15*a + 25*b <= 25", "A catalyst requires 15 units of platinum and 25 units of palladium.", None),
 ])
 def test_direction_conflict(expr: str, sentence: str, expected: tuple[str, str] | None) -> None:
     from agent.formalize import direction_conflict
