@@ -1067,6 +1067,17 @@ def direction_conflict(expr: str, sentence: str) -> tuple[str, str] | None:
     return (words, "<=" if kind == "upper" else ">=") if kind != direction else None
 
 
+def stated_direction(expr: str, sentence: str) -> str | None:
+    """`expr` turned the way its sentence states, when `direction_conflict` finds it reversed and the words are
+    nothing but a limit ("at least 100 grams of protein and 2000", "at most 90"): then the rewrite is exact.
+    Not for "requires", "needs", "available": those words also describe an item's figures."""
+    flipped = direction_conflict(expr, sentence)
+    sides = _limit_sides(expr)
+    if flipped is None or sides is None or not _LIST_HEADS.match(flipped[0]):
+        return None
+    return f"{sides[0].strip()} {flipped[1]} {sides[2].strip()}"
+
+
 _KEYWORDS = {"sum", "min", "max", "in", "where", "and", "or", "not", "abs"}
 
 

@@ -46,6 +46,7 @@ from agent.formalize import (
     sentence_quantities,
     share_of_itself,
     share_on_wrong_variable,
+    stated_direction,
     suggest_coefficients,
     swapped_ratio,
     total_split_per_item,
@@ -679,6 +680,8 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
     names = list(described)
     rewrites: dict[str, list[tuple[str, str]]] = {}
     twice = _written_twice(ir)
+    flat = [(c.name, c.expr) for c in ir.constraints if not c.forall]
+    shared = {u for _, _, users in numbers_used_twice(problem, flat) for u in users} if problem else set()
     for c in ir.constraints:
         if c.forall or c.name in twice:
             continue
@@ -701,6 +704,9 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
             rewrites[c.name] = [(c.name, expr)]
         elif per_item is not None:
             rewrites[c.name] = [(f"{c.name}_{t}", f"{t} {op} {limit}") for t, op, limit in per_item]
+        elif c.source and c.name not in shared and (turned := stated_direction(c.expr, c.source)) is not None:
+            rewrites[c.name] = [(c.name, turned)]  # not a row whose limit another row uses: which one took it
+            # from the wrong sentence is a guess (nl4opt_test_111: the fat row with vitamin C's "at least 100")
     for name, (_, fixed) in _figure_findings(ir, problem).items() if problem else ():
         if fixed is not None and name not in rewrites and name not in twice:
             rewrites[name] = [(name, fixed)]

@@ -105,12 +105,24 @@ def test_a_bound_on_the_wrong_dog_and_a_comparison_of_data_are_mended() -> None:
 def test_a_share_of_itself_and_a_limit_word_over_a_list() -> None:
     """nl4opt_test_101: "at most 35% of the drink should be omega" as omega <= 0.35*omega, and "at least 100
     grams of protein and 2000 calories" with calories <= 2000."""
-    ir, problem, _ = _answer("101")
+    ir, problem, answer = _answer("101")
     share = next(c for c in ir.constraints if "0.35" in c.expr)
     assert share_of_itself(share.expr, share.source, _described(ir)) == \
         "omega_bottles <= 0.35*(alpha_bottles + omega_bottles)"
     calories = next(c for c in ir.constraints if "2000" in c.expr)
     assert direction_conflict(calories.expr, calories.source) == ("at least 100 grams of protein and 2000", ">=")
+    rewrites = exact_rewrites(ir, problem)  # "at least" states nothing but a limit: the turn is exact
+    assert rewrites[calories.name] == [(calories.name, "350*alpha_bottles + 300*omega_bottles >= 2000")]
+    assert _objective(apply_rewrites(ir, rewrites)) == answer
+
+
+def test_a_limit_another_row_also_uses_is_not_turned() -> None:
+    """nl4opt_test_111's first answer writes the fat row with vitamin C's "at least 100" (4*crab_cakes +
+    6*lobster_rolls <= 100): turning it would keep the wrong number; which row took it is the model's call."""
+    ir, problem, _ = _answer("111")
+    fat = next(c for c in ir.constraints if c.expr.startswith("4*crab_cakes"))
+    assert direction_conflict(fat.expr, fat.source) is not None
+    assert fat.name not in exact_rewrites(ir, problem)
 
 
 @pytest.mark.parametrize("number", ["192", "075", "221", "287", "215"])
