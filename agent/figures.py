@@ -99,6 +99,7 @@ class Figure:
     words: str  # what it measures, as written
     stems: frozenset[str]
     sentence: str
+    unit: frozenset[str] = frozenset()  # the words after the number alone: "images" of "60 images per hour"
 
 
 def _variable_words(variables: dict[str, str]) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
@@ -160,7 +161,8 @@ def _figures(problem: str, variables: tuple[tuple[str, str], ...]) -> tuple[Figu
             measured = frozenset((stems(ahead) | stems(behind)) - _STOP - mentioned_words)
             shown = behind if stems(behind) - _STOP - mentioned_words else ahead
             if measured:
-                found.append(Figure(item, float(m.group(1).replace(",", "")), shown, measured, sentence))
+                found.append(Figure(item, float(m.group(1).replace(",", "")), shown, measured, sentence,
+                                    frozenset(stems(behind) - _STOP - mentioned_words)))
     return tuple(found)
 
 
@@ -250,7 +252,7 @@ def row_findings(terms: dict[str, float], row_words: list[tuple[int, str]], foun
 
     out = []
     has_key = False
-    plain_sum = all(c == 1 for c in terms.values())  # "x + y <= 500 acres" counts: its 1s are no slip
+    plain_sum = all(c == 1 for c in terms.values())  # "x + y <= 500 acres" counts, unless its unit is a figure's
     for var, coef in terms.items():
         fig = named(var)
         if fig is False:
@@ -264,7 +266,8 @@ def row_findings(terms: dict[str, float], row_words: list[tuple[int, str]], foun
         assert isinstance(fig, Figure)
         if len(terms) > 1 and len({f.variable for f in found if key in f.stems}) < 2:
             continue  # one item's word ("version" of "commercial version"), not a column of the table
-        if coef != fig.value and (coef in own_values or coef == 1 and plain_sum is False):
+        counts_it = not plain_sum or key in fig.unit  # "hours >= 10000 images" beside "60 images per hour"
+        if coef != fig.value and (coef in own_values or coef == 1) and counts_it:
             out.append(Finding("wrong", var, coef, fig, key))
     if may_add and has_key:
         for var in variables:

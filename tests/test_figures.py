@@ -138,3 +138,20 @@ def test_right_answers_raise_no_figure_doubt(number: str) -> None:
         assert not data_comparison(c.expr, c.source, problem, described)
     assert objective_findings(ir.objective.expr, problem, described)[:2] == ([], None)  # type: ignore[union-attr]
     assert exact_rewrites(ir, problem) == {}
+
+
+def test_a_plain_sum_is_read_only_against_a_figure_of_its_own_unit() -> None:
+    """nl4opt_test_264 (run of 2026-12-03): "at least 10,000 images" written on the hours, hours + hours >=
+    10000, beside "60 images per hour"; nl4opt_test_075's "500 acres of land", a plain sum of acres, is a
+    count and stays (its figures name land only before their numbers)."""
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_264"]))).problem
+    described = {"specialized_hours": "hours allocated to the specialized company",
+                 "common_hours": "hours allocated to the common company"}
+    source = "The researcher has deadlines to meet and must complete a dataset of at least 10,000 images."
+    findings, fixed = constraint_findings("specialized_hours + common_hours >= 10000", source, "total_images",
+                                          problem, described)
+    assert [(f.kind, f.variable) for f in findings] == [("wrong", "specialized_hours"), ("wrong", "common_hours")]
+    assert fixed == "60*specialized_hours + 40*common_hours >= 10000"
+    ir, text, _ = _answer("075")
+    land = next(c for c in ir.constraints if c.expr == "traditional_acres + modern_acres <= 500")
+    assert constraint_findings(land.expr, land.source, land.name, text, _described(ir)) == ([], None)
