@@ -594,17 +594,35 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
     return lines
 
 
+# Readings of one constraint whose rewrite is a single expression: (check, what the doubt says is wrong).
+_READINGS = {
+    "swapped": (swapped_ratio, 'multiplies the wrong one: its sentence ("{source}") names first the one that is '
+                "compared with a multiple of the other"),
+    "share": (share_on_wrong_variable, 'gives the share to the wrong one: its sentence ("{source}") names the part '
+              "after its percentage"),
+    "whole": (share_of_itself, 'takes the share of the variable itself, which only allows 0: its sentence '
+              '("{source}") means a share of the total'),
+    "counted": (bound_on_wrong_variable, 'bounds the wrong one: its sentence ("{source}") counts the one named after '
+                "its number"),
+}
+
+
 def _ratio_findings(c: Constraint, described: dict[str, str]) -> list[tuple[str, str]]:
     """(doubt line, the expression its sentence reads) for each way a comparison of two variables misreads
-    its sentence's ratio or share: on the wrong variable, a fraction turned around, the wrong direction.
-    These rewrites are exact, so the loop applies them itself when the model's repair does not."""
+    its sentence's ratio or share: on the wrong variable, a fraction turned around, the wrong direction, a
+    share of itself; and a bound on the wrong one. These rewrites are exact, so the loop applies them itself
+    when the model's repair does not."""
     if not c.source or c.forall:
         return []
     found = []
-    swapped = swapped_ratio(c.expr, c.source, described)
-    if swapped is not None:
-        found.append((f'{c.name} ({c.expr}) multiplies the wrong one: its sentence ("{c.source}") names first '
-                      f"the one that is compared with a multiple of the other, so it reads {swapped}.", swapped))
+
+    def reading(kind: str) -> None:
+        check, what = _READINGS[kind]
+        fixed = check(c.expr, c.source, described)
+        if fixed is not None:
+            found.append((f"{c.name} ({c.expr}) {what.format(source=c.source)}, so it reads {fixed}.", fixed))
+
+    reading("swapped")
     inverted = inverted_fraction(c.expr, c.source, described)
     if inverted is not None:
         words, fixed = inverted
@@ -615,18 +633,8 @@ def _ratio_findings(c: Constraint, described: dict[str, str]) -> list[tuple[str,
         words, fixed = turned
         found.append((f'{c.name} ({c.expr}) points the wrong way: its sentence says "{words}" before the ratio '
                       f'("{c.source}"), so it reads {fixed}.', fixed))
-    share = share_on_wrong_variable(c.expr, c.source, described)
-    if share is not None:
-        found.append((f'{c.name} ({c.expr}) gives the share to the wrong one: its sentence ("{c.source}") names '
-                      f"the part after its percentage, so it reads {share}.", share))
-    whole = share_of_itself(c.expr, c.source, described)
-    if whole is not None:
-        found.append((f'{c.name} ({c.expr}) takes the share of {c.expr.split()[0]} itself, which only allows 0: its '
-                      f'sentence ("{c.source}") means a share of the total, so it reads {whole}.', whole))
-    counted = bound_on_wrong_variable(c.expr, c.source, described)
-    if counted is not None:
-        found.append((f'{c.name} ({c.expr}) bounds the wrong one: its sentence ("{c.source}") counts the one named '
-                      f"after its number, so it reads {counted}.", counted))
+    for kind in ("share", "whole", "counted"):
+        reading(kind)
     return found
 
 
