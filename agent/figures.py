@@ -38,6 +38,7 @@ _TOKEN = re.compile(r"[A-Za-z]+|\d+")
 _CLAUSE_END = re.compile(r"[,;.:!?()]|\b(?:and|while|but|whereas)\b", re.I)
 _GOAL = re.compile(r"\b(?:maximi[sz]e|minimi[sz]e|the (?:most|least|fewest|maximum|minimum)|as (?:many|much|few|"
                    r"little))\b", re.I)
+_BASIS = re.compile(r"\b(?:per|each|every)\b", re.I)
 _COUNT_GOAL = re.compile(r"\b(?:number of|how many)\b", re.I)
 OBJECTIVE = "(objective)"  # the objective's key among a model's rows, a name no constraint can have
 
@@ -121,7 +122,8 @@ def _phrase(sentence: str, start: int, end: int) -> tuple[str, str]:
     after = sentence[end:]
     stop = _CLAUSE_END.search(after)
     nxt = _NUMBER.search(after)
-    cut = min(m.start() for m in (stop, nxt) if m is not None) if (stop or nxt) else len(after)
+    basis = _BASIS.search(after)  # "$300 per trip" measures a cost, per trip: the trip is its basis
+    cut = min((m.start() for m in (stop, nxt, basis) if m is not None), default=len(after))
     before = sentence[:start]
     clause = max((m.end() for m in _CLAUSE_END.finditer(before)), default=0)
     previous = [m.end() for m in _NUMBER.finditer(before) if m.end() > clause]
@@ -212,7 +214,7 @@ def _format(value: float) -> str:
 
 
 def row_findings(terms: dict[str, float], row_words: list[tuple[int, str]], found: tuple[Figure, ...],
-                 variables: list[str], may_add: bool, head_first: bool = False) -> list[Finding]:
+                 variables: list[str], may_add: bool, head_first: bool = False, counts: bool = False) -> list[Finding]:
     """The coefficients of one row (`terms`) that disagree with the figures its words name (`row_words`,
     (position, stem)).
 
@@ -231,6 +233,7 @@ def row_findings(terms: dict[str, float], row_words: list[tuple[int, str]], foun
     if not known:
         return []
     key = min(known, key=lambda p: (p[0] if head_first else 0, -idf[p[1]], p[1]))[1]
+    counted = head_first and counts  # "the total number of trips": its 1s count, they are no slip
     if idf[key] <= math.log((len(found) + 1) / max(1, len(found))) + 1e-9:
         return []  # a word every figure has tells no column apart
     words = {s for _, s in row_words}
@@ -267,9 +270,9 @@ def row_findings(terms: dict[str, float], row_words: list[tuple[int, str]], foun
         if len(terms) > 1 and len({f.variable for f in found if key in f.stems}) < 2:
             continue  # one item's word ("version" of "commercial version"), not a column of the table
         counts_it = not plain_sum or key in fig.unit  # "hours >= 10000 images" beside "60 images per hour"
-        if coef != fig.value and (coef in own_values or coef == 1) and counts_it:
+        if coef != fig.value and (coef in own_values or coef == 1 and not counted) and counts_it:
             out.append(Finding("wrong", var, coef, fig, key))
-    if may_add and has_key:
+    if may_add and has_key and not counted:  # a count leaves nobody's figure out
         for var in variables:
             if var in terms:
                 continue
@@ -281,7 +284,8 @@ def row_findings(terms: dict[str, float], row_words: list[tuple[int, str]], foun
     return out
 
 
-def _limit_words(expr: str, source: str, name: str, ignore: set[str]) -> list[tuple[int, str]]:
+def _limit_words(expr: str, source: str, name: str, ignore: set[str],
+                 found: tuple[Figure, ...]) -> list[tuple[int, str]]:
     """The words of a constraint's limit: its name's, and what its sentence says the limit number measures."""
     sides = _limit_sides(expr)
     if sides is None:
@@ -290,6 +294,8 @@ def _limit_words(expr: str, source: str, name: str, ignore: set[str]) -> list[tu
     words = tokens(name, identifier=True)
     if len(limit) == 1 and source:
         value = float(limit[0].replace(",", ""))
+        if any(f.value == value and f.sentence == source for f in found):
+            return []  # the limit is also an item's figure there ("uses 250 units"): which the row means is a guess
         for m in _NUMBER.finditer(source):
             if not m.group(2) and float(m.group(1).replace(",", "")) == value:
                 ahead, behind = _phrase(source, m.start(), m.end())  # "has 5000 minutes available for
@@ -353,7 +359,7 @@ def constraint_findings(expr: str, source: str, name: str, problem: str,
         return [], None
     found = figures(problem, variables)
     every, _ = _variable_words(variables)
-    words = _limit_words(expr, source, name, set().union(*every.values()))
+    words = _limit_words(expr, source, name, set().union(*every.values()), found)
     if not found or not words:
         return [], None
     if len(terms) == 1 and next(iter(terms.values())) == 1:
@@ -375,7 +381,7 @@ def objective_findings(expr: str, problem: str, variables: dict[str, str]) -> tu
     if terms is None or not set(terms) <= set(variables) or goal is None:
         return [], None, ""
     words, counts, goal_text = goal
-    findings = row_findings(terms, words, found, list(variables), may_add=True, head_first=True)
+    findings = row_findings(terms, words, found, list(variables), may_add=True, head_first=True, counts=counts)
     fixed = rewritten(terms, findings)
     if not findings and counts and all(c != 1 for c in terms.values()):
         weighed = [next((f for f in found if f.variable == v and f.value == c), None) for v, c in terms.items()]

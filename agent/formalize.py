@@ -810,7 +810,8 @@ def share_on_wrong_variable(expr: str, sentence: str, variables: dict[str, str])
                   and abs(float(p.group(1).replace(",", "")) / 100 - value) < 1e-9), None)
     if where is None:
         return None
-    after = re.split(r"[,;]", sentence[where.end():])[0]
+    after = re.split(r"[,;]|\b(?:because|since|while|although|but)\b", sentence[where.end():])[0]  # not the
+    # reason: "at most 40% of his concerts as R&B because he likes pop songs more" (nl4opt_test_237)
     said = {w.lower()[:5] for w in _WORD.findall(after)}
     stems = {p: _stems(f"{p} {variables[p]}") for p in parts}
     named = [p for p in parts if (stems[p] - set().union(*(stems[q] for q in parts if q != p))) & said]
@@ -1067,14 +1068,17 @@ def direction_conflict(expr: str, sentence: str) -> tuple[str, str] | None:
     return (words, "<=" if kind == "upper" else ">=") if kind != direction else None
 
 
+_PERMISSION = re.compile(r"\b(?:can|could|may|might)\b", re.I)
+
+
 def stated_direction(expr: str, sentence: str) -> str | None:
     """`expr` turned the way its sentence states, when `direction_conflict` finds it reversed and the words are
     nothing but a limit ("at least 100 grams of protein and 2000", "at most 90"): then the rewrite is exact.
     Not for "requires", "needs", "available": those words also describe an item's figures."""
     flipped = direction_conflict(expr, sentence)
     sides = _limit_sides(expr)
-    if flipped is None or sides is None or not _LIST_HEADS.match(flipped[0]):
-        return None
+    if flipped is None or sides is None or not _LIST_HEADS.match(flipped[0]) or _PERMISSION.search(sentence):
+        return None  # "at least 300 units of chemicals can be used" reads as a capacity too (nl4opt_test_105)
     return f"{sides[0].strip()} {flipped[1]} {sides[2].strip()}"
 
 

@@ -14,7 +14,13 @@ import pytest
 
 from agent.benchdata import load_benchmark
 from agent.figures import OBJECTIVE, constraint_findings, data_comparison, figures, objective_findings
-from agent.formalize import bound_on_wrong_variable, direction_conflict, share_of_itself
+from agent.formalize import (
+    bound_on_wrong_variable,
+    direction_conflict,
+    share_of_itself,
+    share_on_wrong_variable,
+    stated_direction,
+)
 from agent.loop import _constraint_doubt_lines, apply_rewrites, exact_rewrites
 from formalizers.ir import ModelIR
 from solvers import solve
@@ -155,3 +161,31 @@ def test_a_plain_sum_is_read_only_against_a_figure_of_its_own_unit() -> None:
     ir, text, _ = _answer("075")
     land = next(c for c in ir.constraints if c.expr == "traditional_acres + modern_acres <= 500")
     assert constraint_findings(land.expr, land.source, land.name, text, _described(ir)) == ([], None)
+
+
+def _problem(number: str) -> str:
+    return next(iter(load_benchmark("nl4opt", subset="all", ids=[f"nl4opt_test_{number}"]))).problem
+
+
+def test_misreadings_seen_in_the_run_of_2026_12_03_are_left_alone() -> None:
+    """Right answers the first version of these checks rewrote wrong in runs/nl4opt-pipeline-245-first-b:
+    a goal that counts trips against "$300 per trip" (159: the trip is the basis of the cost, and a count's 1s
+    are no slip); "at least 300 units of chemicals can be used" (105: "can" reads as a capacity, the turn is
+    left to the model); "at most 40% of his concerts as R&B because he likes pop songs more" (237: the reason
+    names pop, not the share); a limit that is also an item's figure in its sentence (229: "uses 250 units of
+    electricity" beside "at least 250 housing units")."""
+    trips = {"trucks": "number of truck trips", "vans": "number of van trips"}
+    assert objective_findings("trucks + vans", _problem("159"), trips)[:2] == ([], None)
+    assert stated_direction("cleansing_units + odor_units <= 300",
+                            "In total, at least 300 units of chemicals can be used per house.") is None
+    assert stated_direction("x + y <= 300", "In total, at least 300 units of chemicals must be used.") == \
+        "x + y >= 300"
+    concerts = {"pop_concerts": "number of pop concerts", "rnb_concerts": "number of R&B concerts"}
+    assert share_on_wrong_variable(
+        "rnb_concerts <= 0.4*(pop_concerts + rnb_concerts)",
+        "If he can at most perform 40% of his concerts as R&B because he likes pop songs more, how many of each "
+        "type of concert should be created to minimize the total number of concerts?", concerts) is None
+    models = {"low_power": "low-powered models bought", "high_power": "high-powered models bought"}
+    source = "A high-power model can cool down 17 housing units and uses 250 units of electricity every day."
+    assert constraint_findings("12*low_power + 17*high_power >= 250", source, "units", _problem("229"),
+                               models) == ([], None)
