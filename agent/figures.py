@@ -38,7 +38,7 @@ _TOKEN = re.compile(r"[A-Za-z]+|\d+")
 _CLAUSE_END = re.compile(r"[,;.:!?()]|\b(?:and|while|but|whereas)\b", re.I)
 _GOAL = re.compile(r"\b(?:maximi[sz]e|minimi[sz]e|the (?:most|least|fewest|maximum|minimum)|as (?:many|much|few|"
                    r"little))\b", re.I)
-_BASIS = re.compile(r"\b(?:per|each|every)\b", re.I)
+_BASIS = re.compile(r"\b(?:per|each|every)\s+[A-Za-z]+", re.I)
 _COUNT_GOAL = re.compile(r"\b(?:number of|how many)\b", re.I)
 OBJECTIVE = "(objective)"  # the objective's key among a model's rows, a name no constraint can have
 
@@ -122,12 +122,14 @@ def _phrase(sentence: str, start: int, end: int) -> tuple[str, str]:
     after = sentence[end:]
     stop = _CLAUSE_END.search(after)
     nxt = _NUMBER.search(after)
-    basis = _BASIS.search(after)  # "$300 per trip" measures a cost, per trip: the trip is its basis
-    cut = min((m.start() for m in (stop, nxt, basis) if m is not None), default=len(after))
+    cut = min((m.start() for m in (stop, nxt) if m is not None), default=len(after))
     before = sentence[:start]
     clause = max((m.end() for m in _CLAUSE_END.finditer(before)), default=0)
     previous = [m.end() for m in _NUMBER.finditer(before) if m.end() > clause]
-    return " ".join(before[max([clause, *previous]):].split()[-6:]).strip(" $"), " ".join(after[:cut].split()[:6])
+    # "$300 per trip" measures a cost, per trip: the trip is its basis, not what it measures; "0.8 units of
+    # medicine per minute to the brain" measures medicine to the brain
+    measured = _BASIS.sub(" ", after[:cut])
+    return " ".join(before[max([clause, *previous]):].split()[-6:]).strip(" $"), " ".join(measured.split()[:6])
 
 
 @cache

@@ -189,3 +189,13 @@ def test_misreadings_seen_in_the_run_of_2026_12_03_are_left_alone() -> None:
     source = "A high-power model can cool down 17 housing units and uses 250 units of electricity every day."
     assert constraint_findings("12*low_power + 17*high_power >= 250", source, "units", _problem("229"),
                                models) == ([], None)
+
+
+def test_a_rate_keeps_what_follows_its_basis() -> None:
+    """nl4opt_test_120: "0.8 units of medicine per minute to the brain" measures medicine to the brain; cutting
+    the phrase at "per minute" lost the organ and raised a false doubt on a right answer."""
+    machines = {"machine_1_time": "minutes machine 1 is used", "machine_2_time": "minutes machine 2 is used"}
+    found = {(f.variable, f.value): f.stems for f in figures(_problem("120"), machines)}
+    assert {"medic", "brain"} <= found[("machine_1_time", 0.8)]
+    assert {"medic", "heart"} <= found[("machine_2_time", 0.3)]
+    assert "minut" not in found[("machine_1_time", 0.8)]
