@@ -19,10 +19,9 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from agent.formalize import _LABELS, _NUMBER, _limit_sides, _numbered_words, sentences
+from agent.formalize import _LABELS, _NUMBER, _PER_ONE, _limit_sides, _numbered_words, sentences
 
 # Words that say nothing of what a number measures.
-_PER_ONE = re.compile(r".*\b(?:for|in|per|every|each)\s+$", re.I)
 _STOP = {"the", "and", "for", "per", "each", "with", "that", "this", "are", "can", "its", "his", "her", "their",
          "from", "into", "will", "every", "has", "have", "had", "was", "were", "been", "being", "which", "who", "while",
          "but", "also", "all", "any", "one", "unit", "total", "amoun", "numbe", "need",
@@ -146,7 +145,7 @@ def _figures(problem: str, variables: tuple[tuple[str, str], ...]) -> tuple[Figu
             continue
         text = _blank(numbered, _blank(_LABELS, sentence))
         for m in _NUMBER.finditer(text):
-            if m.group(2) or _PER_ONE.match(text, max(0, m.start() - 9)) and m.group(1) == "1":
+            if m.group(2) or any(p.start() < m.start() < p.end() for p in _PER_ONE.finditer(text)):
                 continue  # a percentage is a share, the 1 of "for 1 hour" the basis of the rates, not figures
             following = stems(" ".join(text[m.end():].split()[:3]))
             if any(following & own[v] for v in own):

@@ -750,6 +750,13 @@ _COMPARATIVE = re.compile(r"^(more than|less than|fewer than|must (?:be )?exceed
 _NEGATION_BEFORE = re.compile(r"(?:\bnot|\bcannot|\bnever|n't)\b(?:\W+\w+){0,4}\W*$", re.I)
 
 
+def _own_words(variables: dict[str, str]) -> dict[str, set[str]]:
+    """Each variable's word stems (name and description) that no other variable of `variables` has: the
+    words by which a sentence names that one and not another."""
+    every = {v: _stems(f"{v} {d}") for v, d in variables.items()}
+    return {v: s - set().union(*(o for u, o in every.items() if u != v)) for v, s in every.items()}
+
+
 def _negated(sentence: str, match: re.Match[str]) -> bool:
     """Whether a comparative limit word is negated within the four words before it, in its clause."""
     if not _COMPARATIVE.match(match.group(0)):
@@ -854,8 +861,7 @@ def bound_on_wrong_variable(expr: str, sentence: str, variables: dict[str, str])
         return None
     var, op, limit = m.groups()
     value = float(limit.replace(",", ""))
-    every = {v: _stems(f"{v} {d}") for v, d in variables.items()}
-    own = {v: s - set().union(*(o for u, o in every.items() if u != v)) for v, s in every.items()}
+    own = _own_words(variables)
     named = []
     for n in _NUMBER.finditer(sentence):
         if n.group(2) or float(n.group(1).replace(",", "")) != value:
@@ -1100,9 +1106,7 @@ def conditional_choices(problem: str, constraints: list[tuple[str, str, str | No
     written as an equality (`erp + dw == 1` makes exactly one happen), and for a condition sentence naming two
     or more of the choices that no constraint states (project_selection's portal-needs-audit rule).
     `constraints`: (name, expr, source); `choices`: binary variable -> description."""
-    every = {v: _stems(f"{v} {d}") for v, d in choices.items()}
-    # a choice is named by its own words, not by those it shares with others ("chosen", "project")
-    stems = {v: own - set().union(*(o for u, o in every.items() if u != v)) for v, own in every.items()}
+    stems = _own_words(choices)  # a choice is named by its own words, not by shared ones ("chosen", "project")
     found: list[tuple[str, str | None, str]] = []
     stated = set()
     for name, expr, source in constraints:

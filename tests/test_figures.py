@@ -92,6 +92,7 @@ def test_a_figure_the_text_does_not_give_is_doubted_but_not_rewritten() -> None:
     findings, fixed = constraint_findings(brown.expr, brown.source, brown.name, problem, _described(ir))
     assert [(f.kind, f.variable) for f in findings] == [("none", "factory_2_hours")] and fixed is None
     assert brown.name not in exact_rewrites(ir, problem)
+    assert 1.0 not in {f.value for f in figures(problem, _described(ir))}  # "for 1 hour": the rates' basis
 
 
 def test_a_bound_on_the_wrong_dog_and_a_comparison_of_data_are_mended() -> None:
