@@ -60,6 +60,32 @@ def worked_examples(layout: str = "quoted") -> list[dict[str, Any]]:
     return json.loads(prompt_text(LAYOUTS[layout].examples))
 
 
+@cache
+def _patterns() -> list[dict[str, Any]]:
+    return json.loads(prompt_text("patterns.json"))
+
+
+MAX_PATTERNS = 2  # shown per problem: each adds 300-600 prompt tokens, a few seconds on 2 cores
+
+
+def pattern_examples(problem: str, layout: str) -> list[dict[str, Any]]:
+    """The worked examples of modelling patterns whose cues the problem's words match, best first.
+
+    Why: the fixed examples teach the plain product-mix shape; a 1.5B model shown no coverage, assignment,
+    max-min, distance or if-then example writes "every district reached" as the sum of all stations >= 7 and
+    "if ERP then data warehouse" as erp + dw == 1. Each pattern's cues are phrases of its structure (never
+    its story), and a pattern is shown only where at least `min_cues` of them occur in the problem.
+    """
+    scored = []
+    for rank, pattern in enumerate(_patterns()):
+        if pattern["layout"] != layout:
+            continue
+        hits = sum(1 for cue in pattern["cues"] if re.search(cue, problem, re.I))
+        if hits >= pattern["min_cues"]:
+            scored.append((-hits, rank, pattern))
+    return [pattern for _, _, pattern in sorted(scored, key=lambda s: s[:2])[:MAX_PATTERNS]]
+
+
 def check_problem_text(text: str) -> str:
     """Reject inputs that cannot be a word problem before spending model time on them."""
     if "\x00" in text:
@@ -85,9 +111,13 @@ def _compact(model: dict[str, Any]) -> str:
 
 
 def formalize_messages(problem: str, *, examples: bool = True, layout: str = "quoted") -> list[dict[str, str]]:
-    """System rules, the worked examples as past turns (unless `examples=False`), then the problem."""
+    """System rules, the worked examples as past turns (unless `examples=False`), then the problem.
+
+    The fixed examples come first, so their evaluated state is shared by every problem; the patterns the
+    problem matches (`pattern_examples`) follow them, nearest to the problem."""
     messages = [{"role": "system", "content": prompt_text(LAYOUTS[layout].system).strip()}]
-    for ex in worked_examples(layout) if examples else []:
+    shown = [*worked_examples(layout), *pattern_examples(problem, layout)] if examples else []
+    for ex in shown:
         messages.append({"role": "user", "content": ex["problem"]})
         messages.append({"role": "assistant", "content": _compact(ex["model"])})
     messages.append({"role": "user", "content": problem})
@@ -713,11 +743,10 @@ def copied_example(data: ModelIR) -> str | None:
     """The origin of the worked example this model repeats, if it is one (a small model's way out
     when lost: it answers an earlier question instead of this one)."""
     exprs = {c.expr.replace(" ", "") for c in data.constraints}
-    for layout in LAYOUTS:
-        for ex in worked_examples(layout):
-            theirs = {str(c["expr"]).replace(" ", "") for c in ex["model"]["constraints"]}
-            if exprs and exprs == theirs:
-                return ex["origin"]
+    for ex in [*(ex for layout in LAYOUTS for ex in worked_examples(layout)), *_patterns()]:
+        theirs = {str(c["expr"]).replace(" ", "") for c in ex["model"]["constraints"]}
+        if exprs and exprs == theirs:
+            return ex["origin"]
     return None
 
 
@@ -1092,7 +1121,7 @@ _KEYWORDS = {"sum", "min", "max", "in", "where", "and", "or", "not", "abs"}
 
 
 _COMPARES = re.compile(r"\b(?:more|less|fewer|larger|greater|smaller|higher|lower|than|exceeds?|at (?:least|most)|"
-                       r"twice|times|as many|as much|ratio|half|third|quarter|percent|equal|if|unless|both)\b|%", re.I)
+                       r"twice|times|as many|as much|ratio|half|third|quarter|percent|equal|if|unless|both|exactly)\b|%", re.I)
 
 
 _CONDITION = re.compile(r"\b(?:if|unless)\b", re.I)

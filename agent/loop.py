@@ -576,7 +576,9 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
         for names_, total, sentence in split:
             lines.append(f'{" and ".join(names_)} each take the whole limit of "{sentence}": a limit stated once is '
                          f"a total, so write one constraint, {total}.")
-        places = flat + ([("the objective", ir.objective.expr)] if ir.objective else [])
+        bounding = _objective_bounds(ir)
+        places = [(name, expr) for name, expr in flat if name not in bounding]
+        places += [("the objective", ir.objective.expr)] if ir.objective else []
         exprs = dict(places)
         for number, sentence, users in numbers_used_twice(problem, places):
             if any(set(users) == set(names_) for names_, _, _ in split):
@@ -664,6 +666,16 @@ def _data_comparison(c: Constraint, described: dict[str, str], problem: str) -> 
     return bool(problem) and not c.forall and data_comparison(c.expr, c.source, problem, described)
 
 
+def _objective_bounds(ir: ModelIR) -> set[str]:
+    """The rows that bound a variable the objective is made of alone (max-min: `share <= north / 400`;
+    min-max: `finish >= 6*a + 4*b`). Such rows restate the data by design, beside the rows that limit the
+    amounts (`north <= 400`), so a number they share with another row was not taken from the wrong sentence."""
+    goal = ir.objective.expr.strip() if ir.objective else ""
+    if not re.fullmatch(r"[A-Za-z_]\w*", goal):
+        return set()
+    return {c.name for c in ir.constraints if re.search(rf"\b{goal}\b", c.expr)}
+
+
 def _written_twice(ir: ModelIR) -> set[str]:
     """Names of constraints whose row is written more than once: each belongs to its own sentence, and which
     is which is a guess (nl4opt_test_222: demand and staff limits both as the sum <= 100), so no rewrite."""
@@ -689,7 +701,9 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
     rewrites: dict[str, list[tuple[str, str]]] = {}
     twice = _written_twice(ir)
     flat = [(c.name, c.expr) for c in ir.constraints if not c.forall]
-    shared = {u for _, _, users in numbers_used_twice(problem, flat) for u in users} if problem else set()
+    bounding = _objective_bounds(ir)
+    shared = ({u for _, _, users in numbers_used_twice(problem, [p for p in flat if p[0] not in bounding]) for u in users}
+              if problem else set())
     for c in ir.constraints:
         if c.forall or c.name in twice:
             continue

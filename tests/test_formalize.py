@@ -417,3 +417,47 @@ def test_the_one_of_for_1_hour_is_not_an_unused_number() -> None:
     used = ["5*factory_1_hours >= 20", "300*factory_1_hours", "12*bars <= 50"]
     assert unused_numbers(text, used) == [(["1"], sentences(text)[1])]  # a stated 1 elsewhere still counts
     assert unused_numbers(text, [*used, "1*bars <= 3"]) == []
+
+
+def _pattern_list() -> list[dict]:
+    from agent.formalize import prompt_text
+
+    return json.loads(prompt_text("patterns.json"))
+
+
+@pytest.mark.parametrize("pattern", _pattern_list(), ids=lambda p: p["name"])
+def test_every_pattern_example_follows_its_schema_solves_and_raises_no_doubt(pattern: dict) -> None:
+    """A worked pattern is what the grammar lets the model write, solves, and passes the loop's own checks: a
+    doubt on it would have the loop repair the very answer the prompt teaches (the max-min rows restate each
+    request, `share <= meals / 30000`, which the "used twice" check once took for a misplaced number)."""
+    import jsonschema
+
+    import solvers
+    from agent.llm import make_llm
+    from agent.loop import RepairLoop
+
+    jsonschema.validate(pattern["model"], output_schema(pattern["layout"]))
+    ir = parse_model_output(json.dumps(pattern["model"]), pattern["problem"])
+    compiled = ir.compile()
+    result = solvers.solve(compiled, solvers.choose_target(compiled), time_limit=10)
+    assert result.status.value == "optimal"
+    loop = RepairLoop(make_llm(f"replay:{Path(__file__).parent / 'fixtures' / 'loop' / 'validate_repaired.jsonl'}"))
+    assert loop._doubts({"problem": pattern["problem"], "ir": ir, "compiled": compiled, "result": result}) == []
+
+
+def test_a_pattern_is_shown_only_where_its_cues_occur() -> None:
+    from agent.benchdata import load_benchmark
+    from agent.formalize import pattern_examples
+
+    for pattern in _pattern_list():
+        assert pattern_examples(pattern["problem"], pattern["layout"])[0]["name"] == pattern["name"]
+    assert pattern_examples(BAKERY, "lean") == []
+    examples = Path(__file__).resolve().parents[1] / "datasets" / "examples"
+    cover = (examples / "ambulance_set_cover.txt").read_text().strip()
+    messages = formalize_messages(cover, layout="lean")
+    assert len(messages) == 2 * len(worked_examples("lean")) + 4  # the coverage example, then the problem
+    assert "served by at least one box" in messages[-3]["content"] and messages[-1]["content"] == cover
+    # A product mix, a diet or a staffing problem keeps the fixed prompt: no NL4Opt test problem of the 245 that
+    # papers use matches a pattern, so its prompt (and its stored prompt state) is unchanged.
+    problems = load_benchmark("nl4opt")
+    assert problems and not [p.id for p in problems if pattern_examples(p.problem, choose_layout(p.problem))]
