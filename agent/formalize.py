@@ -1121,7 +1121,8 @@ _KEYWORDS = {"sum", "min", "max", "in", "where", "and", "or", "not", "abs"}
 
 
 _COMPARES = re.compile(r"\b(?:more|less|fewer|larger|greater|smaller|higher|lower|than|exceeds?|at (?:least|most)|"
-                       r"twice|times|as many|as much|ratio|half|third|quarter|percent|equal|if|unless|both|exactly)\b|%", re.I)
+                       r"twice|times|as many|as much|ratio|half|third|quarter|percent|equal|if|unless|both|"
+                       r"exactly)\b|%", re.I)
 
 
 _CONDITION = re.compile(r"\b(?:if|unless)\b", re.I)

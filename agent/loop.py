@@ -702,8 +702,8 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
     twice = _written_twice(ir)
     flat = [(c.name, c.expr) for c in ir.constraints if not c.forall]
     bounding = _objective_bounds(ir)
-    shared = ({u for _, _, users in numbers_used_twice(problem, [p for p in flat if p[0] not in bounding]) for u in users}
-              if problem else set())
+    unbounding = [(name, expr) for name, expr in flat if name not in bounding]
+    shared = {u for _, _, users in numbers_used_twice(problem, unbounding) for u in users} if problem else set()
     for c in ir.constraints:
         if c.forall or c.name in twice:
             continue
