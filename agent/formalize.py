@@ -1238,3 +1238,73 @@ def attach_sources(data: dict[str, Any], problem: str) -> None:
                 best, best_score = sentence, score
         if best is not None and (not nums or best_score[1] > 0 or best_score[3] >= 2):  # no nums: 2 words
             c["source"] = best
+
+
+_IMPLICATION = re.compile(r"^\s*([A-Za-z_]\w*)\s*<=\s*([A-Za-z_]\w*(?:\s*\+\s*[A-Za-z_]\w*)*)\s*$")
+_ONLY_IF = re.compile(r"\bonly\b[\w\s]{0,20}?\bif\b", re.I)
+
+
+def implication_turned_around(expr: str, source: str | None, choices: dict[str, str]) -> str | None:
+    """The row read the right way round when a condition between yes/no choices is written backwards: "If the
+    ERP upgrade is chosen, the data warehouse must be chosen too" as `dw <= erp` (the example run of
+    project_selection: its only error). "If A, B" reads A <= B; "A only if B or C" reads A <= B + C. Only a
+    row of single choices with coefficient 1, whose sentence names each choice on one side of its "if"."""
+    m = _IMPLICATION.match(expr)
+    if not source or m is None or not _CONDITION.search(source):
+        return None
+    left, right = {m.group(1)}, {t.strip() for t in m.group(2).split("+")}
+    if not (left | right) <= set(choices) or left & right:
+        return None
+    only = _ONLY_IF.search(source)
+    cut = (only.end() if only else _CONDITION.search(source).end())  # type: ignore[union-attr]
+    if not only:  # "If A is chosen, B must ...": the condition runs to its comma or "then"
+        rest = re.split(r",|\bthen\b", source[cut:], maxsplit=1)
+        if_part, main_part = rest[0], (rest[1] if len(rest) > 1 else "")
+    else:  # "A can only be done if B or C": the condition is what follows
+        if_part, main_part = source[cut:], source[:only.start()]
+    own = _own_words(choices)
+    in_if = [v for v in choices if own[v] & _stems(if_part)]
+    in_main = [v for v in choices if own[v] & _stems(main_part)]
+    premise, needed = (in_main, in_if) if only else (in_if, in_main)  # premise <= the sum of what it needs
+    if (set(in_if) & set(in_main) or len(premise) != 1 or not needed or not (left | right) <= set(in_if + in_main)
+            or set(premise) != right):
+        return None
+    return f"{premise[0]} <= {' + '.join(needed)}"
+
+
+_EXACTLY_ONE = re.compile(r"\bexactly one\b|\bone and only one\b", re.I)
+
+
+def assignment_rows_missing(variables: dict[str, str], rows: list[tuple[str, str]],
+                            problem: str) -> list[tuple[str, str]]:
+    """The "exactly one" rows of the other side of an assignment, when the model wrote only one side: "Each
+    clerk gets exactly one task and each task goes to exactly one clerk" with a row per clerk and none per task
+    (the example run of assignment: 175 for 180, two clerks on one task). `variables`: binary name ->
+    description, named row_column (`ana_invoicing`); `rows`: (name, expr). Returns the (name, expr) to add."""
+    if len(_EXACTLY_ONE.findall(problem)) < 2 or len(variables) < 4:
+        return []
+    for k in range(1, 4):  # how many name parts the first side takes ("market_square_east": 1 or 2)
+        parts = [v.split("_") for v in variables]
+        if any(len(p) <= k for p in parts):
+            break
+        firsts = list(dict.fromkeys("_".join(p[:k]) for p in parts))
+        seconds = list(dict.fromkeys("_".join(p[k:]) for p in parts))
+        if len(firsts) < 2 or len(seconds) < 2 or len(firsts) * len(seconds) != len(variables):
+            continue
+        grid = {(a, b): f"{a}_{b}" for a in firsts for b in seconds}
+        if set(grid.values()) != set(variables):
+            continue
+        written: dict[frozenset[str], str] = {}
+        for _, expr in rows:
+            m = re.fullmatch(r"\s*([A-Za-z_]\w*(?:\s*\+\s*[A-Za-z_]\w*)+)\s*(==|<=|>=)\s*1\s*", expr)
+            if m:
+                written[frozenset(t.strip() for t in m.group(1).split("+"))] = m.group(2)
+        by_first = [frozenset(grid[a, b] for b in seconds) for a in firsts]
+        by_second = [frozenset(grid[a, b] for a in firsts) for b in seconds]
+        for have, missing, labels in ((by_first, by_second, seconds), (by_second, by_first, firsts)):
+            ops = {written.get(group) for group in have}
+            if len(ops) == 1 and None not in ops and not any(group in written for group in missing):
+                op = ops.pop()
+                return [(f"{label}_exactly_one", f"{' + '.join(sorted(group, key=list(variables).index))} {op} 1")
+                        for label, group in zip(labels, missing, strict=True)]
+    return []

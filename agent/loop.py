@@ -18,6 +18,7 @@ from typing import Any, Literal, TypedDict
 
 from agent.figures import OBJECTIVE, constraint_findings, data_comparison, describe, objective_findings
 from agent.formalize import (
+    assignment_rows_missing,
     bound_on_wrong_variable,
     check_problem_text,
     choose_layout,
@@ -30,6 +31,7 @@ from agent.formalize import (
     formalize_messages,
     goal_conflict,
     hinted_problem_message,
+    implication_turned_around,
     invented_numbers,
     inverted_fraction,
     listed_limits_as_total,
@@ -593,7 +595,31 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
                     else f'No constraint states "{sentence}"')
             lines.append(f'{what}: between yes/no choices, "if A then B" reads A <= B and "A only if B or C" '
                          "reads A <= B + C; an equality makes them happen together or exactly one of them.")
+        lines += [line for line, _ in _choice_findings(ir, problem).values()]
     return lines
+
+
+def _choice_findings(ir: ModelIR, problem: str) -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    """Constraint name -> (doubt line, the rows it reads) for the yes/no choices: a condition written the wrong
+    way round (`implication_turned_around`), and one side of an assignment left out (`assignment_rows_missing`,
+    its rows added after the last row of the side that was written). Both rewrites are exact."""
+    choices = {v.name: v.description or "" for v in ir.variables if v.domain == "binary" and not v.index}
+    if len(choices) < 2:
+        return {}
+    found: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    flat = [c for c in ir.constraints if not c.forall]
+    for c in flat:
+        turned = implication_turned_around(c.expr, c.source, choices)
+        if turned is not None:
+            found[c.name] = (f'{c.name} ({c.expr}) turns its condition around ("{c.source}"): "if A then B" reads '
+                             f'A <= B and "A only if B" reads A <= B, so it reads {turned}.', [(c.name, turned)])
+    missing = assignment_rows_missing(choices, [(c.name, c.expr) for c in flat], problem)
+    if missing:
+        last = [c for c in flat if re.fullmatch(r"[\w\s+]+(==|<=|>=)\s*1\s*", c.expr)][-1]
+        found[last.name] = ("Each row of the assignment says one side takes exactly one, but no row says it of "
+                            f"the other side, which the text also states: add {'; '.join(e for _, e in missing)}.",
+                            [(last.name, last.expr), *missing])
+    return found
 
 
 # Readings of one constraint whose rewrite is a single expression: (check, what the doubt says is wrong).
@@ -729,6 +755,9 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
         elif c.source and c.name not in shared and (turned := stated_direction(c.expr, c.source)) is not None:
             rewrites[c.name] = [(c.name, turned)]  # not a row whose limit another row uses: which one took it
             # from the wrong sentence is a guess (nl4opt_test_111: the fat row with vitamin C's "at least 100")
+    for name, (_, rows) in _choice_findings(ir, problem).items() if problem else ():
+        if name not in rewrites:
+            rewrites[name] = rows
     for name, (_, fixed) in _figure_findings(ir, problem).items() if problem else ():
         if fixed is not None and name not in rewrites and name not in twice:
             rewrites[name] = [(name, fixed)]

@@ -461,3 +461,39 @@ def test_a_pattern_is_shown_only_where_its_cues_occur() -> None:
     # papers use matches a pattern, so its prompt (and its stored prompt state) is unchanged.
     problems = load_benchmark("nl4opt")
     assert problems and not [p.id for p in problems if pattern_examples(p.problem, choose_layout(p.problem))]
+
+
+PROJECTS = {"erp": "1 if the ERP upgrade is chosen", "data_warehouse": "1 if the data warehouse is chosen",
+            "ai": "1 if the AI pilot is chosen", "web": "1 if the web portal is chosen",
+            "security": "1 if the security audit is chosen"}
+
+
+@pytest.mark.parametrize(("expr", "sentence", "expected"), [
+    ("data_warehouse <= erp", "If the ERP upgrade is chosen, the data warehouse must be chosen too.",
+     "erp <= data_warehouse"),
+    ("erp <= data_warehouse", "If the ERP upgrade is chosen, the data warehouse must be chosen too.", None),
+    ("erp <= ai", "The AI pilot can only be done if the ERP upgrade or the data warehouse is chosen.",
+     "ai <= erp + data_warehouse"),  # the whole condition, not only the choice the row named
+    ("ai <= erp + data_warehouse", "The AI pilot can only be done if the ERP upgrade or the data warehouse is chosen.",
+     None),
+    ("security <= web", "If the web portal is chosen, the security audit must also be done.", "web <= security"),
+    ("security <= web", "The web portal and the security audit are both popular.", None),  # no condition
+    ("2*security <= web", "If the web portal is chosen, the security audit must also be done.", None),
+])
+def test_a_condition_between_choices_written_backwards(expr: str, sentence: str, expected: str | None) -> None:
+    from agent.formalize import implication_turned_around
+
+    assert implication_turned_around(expr, sentence, PROJECTS) == expected
+
+
+def test_the_missing_side_of_an_assignment_needs_exactly_one_said_twice() -> None:
+    from agent.formalize import assignment_rows_missing
+
+    crews = {f"{c}_{j}": "" for c in ("red", "blue") for j in ("office", "flat")}
+    rows = [("red_one", "red_office + red_flat == 1"), ("blue_one", "blue_office + blue_flat == 1")]
+    both = "Each crew takes exactly one job and each job gets exactly one crew."
+    assert assignment_rows_missing(crews, rows, both) == [("office_exactly_one", "red_office + blue_office == 1"),
+                                                          ("flat_exactly_one", "red_flat + blue_flat == 1")]
+    assert assignment_rows_missing(crews, rows, "Each crew takes exactly one job.") == []  # a job may go unmanned
+    columns = [("office_one", "red_office + blue_office == 1"), ("flat_one", "red_flat + blue_flat == 1")]
+    assert assignment_rows_missing(crews, rows + columns, both) == []

@@ -13,6 +13,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from agent.benchdata import load_benchmark
 from agent.llm import make_llm
 from agent.metrics import strict_correct
@@ -750,3 +752,33 @@ def test_an_invented_cap_on_the_objective_that_makes_it_infeasible_is_removed_by
     assert objective_cap(f"{goal} >= 100", goal, "minimize", problem.problem) is None  # a floor can bind
     assert objective_cap(f"{goal} >= 100", goal, "maximize", problem.problem) == "100"
     assert objective_cap("4*balloons <= 100", goal, "minimize", problem.problem) is None
+
+
+@pytest.mark.parametrize(("name", "wrong", "marker"), [
+    ("project_selection", 160000, "turns its condition around"),
+    ("assignment", 175, "no row says it of the other side"),
+])
+def test_a_choice_condition_turned_around_or_one_side_of_an_assignment_is_rewritten(
+        name: str, wrong: float, marker: str) -> None:
+    """The embedded model's greedy answers with the pattern examples in the prompt (runs/examples-pipeline-6,
+    commit 08bc35f), each with one error and nothing else doubted: "If the ERP upgrade is chosen, the data
+    warehouse must be chosen too" as `data_warehouse <= erp`, and a row per clerk but none per task. The
+    rewrite the loop applies itself gives the hand-checked optimum of datasets/examples."""
+    from agent.formalize import parse_model_output
+    from agent.loop import apply_rewrites, exact_rewrites
+    from solvers import solve
+
+    examples = Path(__file__).resolve().parents[1] / "datasets" / "examples"
+    problem = (examples / f"{name}.txt").read_text().strip()
+    expected = json.loads((examples / f"{name}.expected.json").read_text())["objective"]
+    raw = json.loads((Path(__file__).resolve().parent / "fixtures" / "choices" / f"{name}.json").read_text())
+    ir = parse_model_output(raw["response"], problem)
+    assert solve(ir.compile(), "milp", time_limit=10).objective == pytest.approx(wrong)
+    doubts = _doubts_of(raw["response"], problem)
+    assert len(doubts) == 1 and marker in doubts[0]
+    fixed = apply_rewrites(ir, exact_rewrites(ir, problem))
+    result = solve(fixed.compile(), "milp", time_limit=10)
+    assert result.objective == pytest.approx(expected)
+    answer = json.loads(raw["response"])
+    answer["constraints"] = [{"name": c.name, "expr": c.expr} for c in fixed.constraints]
+    assert _doubts_of(json.dumps(answer), problem) == []
