@@ -1308,3 +1308,44 @@ def assignment_rows_missing(variables: dict[str, str], rows: list[tuple[str, str
                 return [(f"{label}_exactly_one", f"{' + '.join(sorted(group, key=list(variables).index))} {op} 1")
                         for label, group in zip(labels, missing, strict=True)]
     return []
+
+
+_COVER_ROW = re.compile(r"\s*([A-Za-z_]\w*(?:\s*\+\s*[A-Za-z_]\w*)*)\s*>=\s*1\s*")
+
+
+def coverage_rows_misread(problem: str, choices: dict[str, str],
+                          rows: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """Coverage rows whose sites are not the ones the text lists: (name, expr, the row it reads). The text gives
+    what each site covers in the site's own sentence ("A station at Riverside costs $50,000 per year and
+    reaches Northgate, Docks and Old Town"); a row per district needs the transpose, which the 1.5B model gets
+    wrong (the example run of ambulance_set_cover: `northgate_reach: riverside + market_square >= 1` for
+    Riverside and Old Mill). A row's district is its name's words that name no site and are not in every site's
+    sentence; its sites are those whose own sentence holds those words. `choices`: binary name -> description;
+    `rows`: (name, expr)."""
+    if not re.search(r"\bat least one\b", problem, re.I) or len(choices) < 2:
+        return []
+    own = _own_words(choices)
+    site_sentence: dict[str, set[str]] = {}
+    for sentence in sentences(problem):
+        words = _stems(sentence)
+        named = [v for v in choices if own[v] and own[v] <= words]
+        if len(named) == 1 and named[0] not in site_sentence:
+            site_sentence[named[0]] = words
+    if len(site_sentence) != len(choices):
+        return []
+    common = set.intersection(*site_sentence.values())
+    site_words = set().union(*own.values())
+    found = []
+    for name, expr in rows:
+        m = _COVER_ROW.fullmatch(expr)
+        if m is None:
+            continue
+        terms = [t.strip() for t in m.group(1).split("+")]
+        subject = _stems(name) - site_words - common
+        subject = {w for w in subject if any(w in s for s in site_sentence.values())}
+        if not set(terms) <= set(choices) or not subject:
+            continue
+        covering = [v for v in choices if subject <= site_sentence[v]]
+        if covering and set(covering) != set(terms):
+            found.append((name, expr, f"{' + '.join(covering)} >= 1"))
+    return found

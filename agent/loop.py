@@ -26,6 +26,7 @@ from agent.formalize import (
     constraints_about,
     copied_example,
     count_numbers,
+    coverage_rows_misread,
     direction_conflict,
     expression_numbers,
     formalize_messages,
@@ -601,7 +602,8 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
 
 def _choice_findings(ir: ModelIR, problem: str) -> dict[str, tuple[str, list[tuple[str, str]]]]:
     """Constraint name -> (doubt line, the rows it reads) for the yes/no choices: a condition written the wrong
-    way round (`implication_turned_around`), and one side of an assignment left out (`assignment_rows_missing`,
+    way round (`implication_turned_around`), a coverage row with other sites than the text lists
+    (`coverage_rows_misread`), and one side of an assignment left out (`assignment_rows_missing`,
     its rows added after the last row of the side that was written). Both rewrites are exact."""
     choices = {v.name: v.description or "" for v in ir.variables if v.domain == "binary" and not v.index}
     if len(choices) < 2:
@@ -613,6 +615,9 @@ def _choice_findings(ir: ModelIR, problem: str) -> dict[str, tuple[str, list[tup
         if turned is not None:
             found[c.name] = (f'{c.name} ({c.expr}) turns its condition around ("{c.source}"): "if A then B" reads '
                              f'A <= B and "A only if B" reads A <= B, so it reads {turned}.', [(c.name, turned)])
+    for name, expr, fixed in coverage_rows_misread(problem, choices, [(c.name, c.expr) for c in flat]):
+        found[name] = (f"{name} ({expr}) names other sites than the text: each site's own sentence lists what it "
+                       f"covers, and those that cover this one make {fixed}.", [(name, fixed)])
     missing = assignment_rows_missing(choices, [(c.name, c.expr) for c in flat], problem)
     if missing:
         last = [c for c in flat if re.fullmatch(r"[\w\s+]+(==|<=|>=)\s*1\s*", c.expr)][-1]

@@ -497,3 +497,17 @@ def test_the_missing_side_of_an_assignment_needs_exactly_one_said_twice() -> Non
     assert assignment_rows_missing(crews, rows, "Each crew takes exactly one job.") == []  # a job may go unmanned
     columns = [("office_one", "red_office + blue_office == 1"), ("flat_one", "red_flat + blue_flat == 1")]
     assert assignment_rows_missing(crews, rows + columns, both) == []
+
+
+def test_coverage_rows_are_read_from_each_sites_own_sentence() -> None:
+    from agent.formalize import coverage_rows_misread
+
+    text = ("A box at the station costs $900 and serves Elm and Harbor. A box at the school costs $700 and serves "
+            "Harbor and Mill. Every neighbourhood must be served by at least one box.")
+    sites = {"station": "1 if a box is placed at the station", "school": "1 if a box is placed at the school"}
+    right = [("elm_served", "station >= 1"), ("harbor_served", "station + school >= 1"), ("mill_served", "school >= 1")]
+    assert coverage_rows_misread(text, sites, right) == []
+    wrong = [("elm_served", "station + school >= 1"), ("mill_served", "station >= 1")]
+    assert coverage_rows_misread(text, sites, wrong) == [("elm_served", "station + school >= 1", "station >= 1"),
+                                                         ("mill_served", "station >= 1", "school >= 1")]
+    assert coverage_rows_misread(text.replace("at least one", "a"), sites, wrong) == []  # not a coverage text
