@@ -377,6 +377,15 @@ def _without_labels(sentence: str, problem: str) -> str:
 _PER_ONE = re.compile(r"\b(?:for|in|per|every|each)\s+1\s+[A-Za-z]", re.I)
 
 
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
+
+
+def text_scales(problem: str) -> set[float]:
+    """1, and the factors of the scale words the text puts after a number: a model may write every amount of
+    "900 thousand cubic meters ... East needs 300" in units (900000, 300000)."""
+    return {1.0} | {factor for word, factor in _SCALES.items() if re.search(rf"\d\s+{word}\b", problem, re.I)}
+
+
 def unused_numbers(problem: str, ir_texts: list[str]) -> list[tuple[list[str], str]]:
     """Numbers written in digits in the problem that the model uses nowhere, grouped by sentence.
 
@@ -389,12 +398,13 @@ def unused_numbers(problem: str, ir_texts: list[str]) -> list[tuple[list[str], s
     used: set[float] = set()
     for text in ir_texts:
         used |= expression_numbers(text)
+    scales = text_scales(problem)
     found: list[tuple[list[str], str]] = []
     for sentence in sentences(problem):
         missing = []
         for digits, percent in _NUMBER.findall(_without_labels(sentence, problem)):
             value = float(digits.replace(",", ""))
-            forms = {value, round(value / 100, 12)} if percent else {value}
+            forms = {value, round(value / 100, 12)} if percent else {value * scale for scale in scales}
             if value == 1 and not percent and _PER_ONE.search(sentence):
                 continue  # "costs $300 for 1 hour": the basis of the sentence's rates, not a number to use
             if value != 0 and not forms & used and not any(abs(u - f) <= 1e-9 * max(1.0, abs(f))
@@ -1200,10 +1210,13 @@ def attach_sources(data: dict[str, Any], problem: str) -> None:
     tables = {str(p.get("name")): json.dumps(p.get("value")) for p in data.get("parameters") or []
               if isinstance(p, dict)}
 
+    scales = text_scales(problem)
+
     def numbers_of(side: str) -> set[float]:
         found = _numbers(side)
         for name in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", side):
             found |= _numbers(tables.get(name, ""))
+        found |= {n / scale for n in found for scale in scales if scale > 1 and n % scale == 0}
         return found | {fraction for n in found for fraction, _ in [_rounded_fraction(n)] if fraction}
 
     for c in data.get("constraints") or []:

@@ -18,6 +18,9 @@ from typing import Any, Literal, TypedDict
 
 from agent.figures import OBJECTIVE, constraint_findings, data_comparison, describe, objective_findings
 from agent.formalize import (
+    _NUMBER,
+    _own_words,
+    _stems,
     assignment_rows_missing,
     bound_on_wrong_variable,
     check_problem_text,
@@ -47,11 +50,13 @@ from agent.formalize import (
     repair_message,
     rounded_fractions,
     sentence_quantities,
+    sentences,
     share_of_itself,
     share_on_wrong_variable,
     stated_direction,
     suggest_coefficients,
     swapped_ratio,
+    text_scales,
     total_split_per_item,
     unused_numbers,
 )
@@ -384,7 +389,7 @@ class RepairLoop:
             other = "minimize" if compiled.sense == "maximize" else "maximize"
             doubts.append(f'The objective is to {compiled.sense}, but the question asks "{asked}": {other} that '
                           "quantity; the other sentences state limits and data, not the goal.")
-        doubts += _same_left_side_lines(compiled)
+        doubts += _same_left_side_lines(compiled, ir, state["problem"])
         doubts += _vacuous_lines(compiled)
         doubts += _unused_parameter_lines(ir)
         doubts += _constraint_doubt_lines(ir, state["problem"])
@@ -821,16 +826,37 @@ def _same_model(a: ModelIR, b: ModelIR | dict[str, Any]) -> bool:
     return as_dict == (b if isinstance(b, dict) else json.loads(b.model_dump_json(exclude_defaults=True)))
 
 
-def _same_left_side_lines(compiled: CompiledModel) -> list[str]:
+def _same_left_side_lines(compiled: CompiledModel, ir: ModelIR | None = None, problem: str = "") -> list[str]:
     """One line per group of constraints that limit the same sum in the same direction (a 1.5B model
-    writes each city's demand as the total over every route, for instance)."""
+    writes each city's demand as the total over every route, for instance). Not the bounds of one variable
+    that the text states about it, each in a sentence naming it ("North needs 400 thousand", "the canal to
+    North can carry at most 350 thousand": water_allocation_maximin's right answer was doubted for them)."""
     lines = []
+    own = _own_words({v.name: v.description or "" for v in ir.variables if not v.index}) if ir else {}
     for group in same_left_sides(compiled):
+        names = {n for c in group for n in re.findall(r"[A-Za-z_]\w*", c.ir.expr)}
+        if len(names) == 1 and _bounds_stated_about(names.pop(), [c.ir.expr for c in group], own, problem):
+            continue
         shown = "; ".join(f"{c.name} ({c.ir.expr})" for c in group)
         lines.append(f"{shown}: these limit the same expression in the same direction, so only the tightest "
                      "can ever matter. Each requirement is about its own quantity (its own city, product, "
                      "period or resource): write each with the variables that quantity is made of.")
     return lines
+
+
+def _bounds_stated_about(name: str, exprs: list[str], own: dict[str, set[str]], problem: str) -> bool:
+    """Whether the text states each limit of these bounds of one variable in a clause naming it ("East needs
+    300", not "South needs 500" of the same sentence), as many times as they use it (in units or scaled: "400
+    thousand" for 400000)."""
+    if not own.get(name) or not problem:
+        return False
+    scales = text_scales(problem)
+    stated: Counter[float] = Counter()
+    for clause in (c for sentence in sentences(problem) for c in re.split(r"[,;:]|\band\b", sentence)):
+        if own[name] & _stems(clause):
+            stated.update(float(d.replace(",", "")) * k for d, _ in _NUMBER.findall(clause) for k in scales)
+    wanted = Counter(float(m.group(1)) for e in exprs if (m := re.search(r"(?:<=|>=|==)\s*(\d+(?:\.\d+)?)\s*$", e)))
+    return sum(wanted.values()) == len(exprs) and all(stated[v] >= n for v, n in wanted.items())
 
 
 def _vacuous_lines(compiled: CompiledModel) -> list[str]:

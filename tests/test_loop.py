@@ -784,3 +784,18 @@ def test_a_choice_condition_turned_around_or_one_side_of_an_assignment_is_rewrit
     answer = json.loads(raw["response"])
     answer["constraints"] = [{"name": c.name, "expr": c.expr} for c in fixed.constraints]
     assert _doubts_of(json.dumps(answer), problem) == []
+
+
+def test_a_right_max_min_answer_written_in_units_raises_no_doubt() -> None:
+    """The greedy answer to water_allocation_maximin with the max-min pattern in the prompt (runs/examples-pipeline-6,
+    08bc35f) is right (0.75), written in cubic meters where the text says "900 thousand". It was doubted three
+    ways, and the repair then lost it: 900 "used nowhere" (900000 is 900 thousand), each district's need and
+    canal bounding the same variable (two sentences, each naming it), and each need used twice (the share rows
+    `smallest_fraction <= north / 400000` restate it by design)."""
+    examples = Path(__file__).resolve().parents[1] / "datasets" / "examples"
+    problem = (examples / "water_allocation_maximin.txt").read_text().strip()
+    fixture = Path(__file__).resolve().parent / "fixtures" / "choices" / "water_allocation_maximin.json"
+    raw = json.loads(fixture.read_text())
+    assert _doubts_of(raw["response"], problem) == []
+    one_bound_wrong = raw["response"].replace("east <= 300000", "east <= 500000", 1)  # South's number on East
+    assert any("limit the same expression" in d for d in _doubts_of(one_bound_wrong, problem))
