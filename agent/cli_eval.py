@@ -1,4 +1,4 @@
-"""Benchmark commands for the `modelwright` CLI: `eval`, `bench list`, `report`.
+"""Benchmark commands for the `modelwright` CLI: `eval`, `bench list`, `report`, `doubts`.
 
 Kept apart from agent/cli.py so the harness can change without touching the main commands;
 `register(app)` adds them. Heavy modules (solvers, models, matplotlib) load only inside a command.
@@ -155,10 +155,44 @@ def report_command(
     _out.print(f"report: {path}", highlight=False)
 
 
+def doubts_command(
+    records: Annotated[list[Path], typer.Argument(help="recorded calls (the --record file of `eval`)")],
+    bench: Annotated[str, typer.Option(help="the benchmark the calls answered (NAME, NAME:SUBSET or a path)")],
+    show: Annotated[bool, typer.Option(help="list the right answers that are doubted, with their doubts")] = False,
+) -> None:
+    """How the loop's checks judge every distinct recorded answer, against the benchmark's labels."""
+    from agent.audit import audit_records
+    from agent.benchdata import load_benchmark
+
+    missing = [str(p) for p in records if not p.is_file()]
+    if missing:
+        raise _fail(f"no such file: {', '.join(missing)}")
+    name, _, subset = bench.partition(":")
+    try:
+        problems = load_benchmark(name, subset=subset or "all")
+    except (OSError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    try:
+        audit = audit_records(records, problems)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    table = Table(box=box.SIMPLE, title=f"the loop's checks on {len(records)} recorded run(s), {bench}")
+    table.add_column("distinct answers")
+    table.add_column("count", justify="right")
+    for label, count in audit.figures().items():
+        table.add_row(label, str(count))
+    _out.print(table)
+    if show:
+        for judged in (j for j in audit.judged if j.right and (j.doubts or not j.right_after)):
+            _out.print(f"{judged.problem_id}: " + (" | ".join(judged.doubts) or "turned wrong by a rewrite"),
+                       highlight=False, soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
-    """Add `eval`, `bench list` and `report` to the main app."""
+    """Add `eval`, `bench list`, `report` and `doubts` to the main app."""
     app.command("eval")(eval_command)
     bench_app = typer.Typer(no_args_is_help=True, help="Registered benchmarks.")
     bench_app.command("list")(bench_list)
     app.add_typer(bench_app, name="bench")
     app.command("report")(report_command)
+    app.command("doubts")(doubts_command)

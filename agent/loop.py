@@ -469,6 +469,21 @@ class RepairLoop:
         g.add_conditional_edges("record", after_record)
         return g.compile()
 
+    def review(self, problem: str, raw: str) -> tuple[LoopState, LoopState]:
+        """One answer of the model through the loop's validate, solve and check nodes, as a first attempt:
+        (the answer solved as written, what the loop makes of it: its rewrites applied, the doubts it
+        would send back). For auditing the checks on recorded answers (`modelwright doubts`)."""
+        self.trace = Trace(problem=problem)
+        state: LoopState = {"problem": problem, "raw": raw, "attempt": 1, "attempts": [], "cores": []}
+        state = {**state, **self._validate(state)}
+        if state["outcome"] != "SUCCESS":
+            return state, state
+        as_written = {**state, "result": _solve(state["compiled"], self.config.target, self.config.time_limit)}
+        state = {**state, **self._solve_node(state)}
+        if state["outcome"] == "SUCCESS" and state.get("stage") == "solve":
+            state = {**state, **self._check(state)}
+        return as_written, state
+
     def run(self, problem: str, trace: Trace | None = None) -> LoopResult:
         """Formalize, solve, check and repair until success or the budget is spent."""
         t0 = time.perf_counter()
