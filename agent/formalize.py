@@ -351,7 +351,8 @@ def _numbers(text: str) -> set[float]:
 _LABELS = re.compile(r"\b\d{1,2}:\d{2}\b|\b(?:19|20)\d{2}\b|"
                      r"\b(?:period|day|week|month|year|quarter|shift|stage|phase|step|round|type|model|version|"
                      r"no\.?|number|plant|machine|factory|warehouse|product|item|job|task|project|route|line|"
-                     r"zone|region|site|slot|level|grade|option|team|group|class|room|lane|gate|dock)s?\s+\d+"
+                     r"zone|region|site|slot|level|grade|option|team|group|class|room|lane|gate|dock|store|shop|customer|depot|"
+                     r"station|supplier|facility|location|node|district|terminal)s?\s+\d+"
                      r"(?:\s*(?:,|and|or|to|-)\s*\d+)*", re.I)
 
 

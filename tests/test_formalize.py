@@ -165,6 +165,8 @@ def test_clock_times_years_and_labels_are_not_unused_quantities() -> None:
     syrups = ("A patient can drink two syrups, syrup 1 and syrup 2. Per serving, syrup 1 delivers 0.5 units to "
               "the throat. Syrup 2 delivers 0.2 units.")
     assert unused_numbers(syrups, ["0.5*a + 0.2*b <= 5"]) == []
+    stores = "Stores 1, 2, 3 and 4 need exactly 30, 40, 25 and 35 pallets per week."  # warehouse_location
+    assert unused_numbers(stores, ["a >= 30", "b >= 40", "c >= 25", "d >= 35"]) == []
     once = "Mix syrup 3 with 4 kg of sugar."  # numbered once: a quantity as far as this rule knows
     assert unused_numbers(once, ["x <= 4"]) == [(["3"], once)]
 
