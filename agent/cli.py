@@ -280,6 +280,10 @@ def solve(problem: Annotated[str, typer.Argument(help="problem text file, or - f
           time_limit: Annotated[float, typer.Option(min=0.1, max=3600, help="seconds per solver call")] = 20.0,
           llm_timeout: Annotated[float, typer.Option(min=1, max=3600, help="seconds per model call")]
           = DEFAULT_LLM_TIMEOUT,
+          time_budget: Annotated[float | None, typer.Option(
+              min=1, help="seconds for the whole problem: once a sample has an answer, no further sample is "
+                          "started that would not end in time (a running call is bounded by --llm-timeout)")]
+          = None,
           seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
           explain: Annotated[bool, typer.Option(help="explain an infeasible request and suggest a relaxation")]
           = True,
@@ -307,7 +311,8 @@ def solve(problem: Annotated[str, typer.Argument(help="problem text file, or - f
         if status_line:
             status_line.start()
         result = solve_problem(text, model, strategy, samples=samples, seed=seed, time_limit=time_limit,
-                               target=target, max_repairs=max_repairs, llm_timeout=llm_timeout, layout=layout)
+                               target=target, max_repairs=max_repairs, llm_timeout=llm_timeout, layout=layout,
+                               time_budget=time_budget)
     except ProblemTextError as e:
         raise _fail(str(e)) from None
     finally:

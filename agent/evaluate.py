@@ -51,6 +51,7 @@ from agent.benchdata import (
     load_benchmark,
 )
 from agent.llm.base import DEFAULT_LLM_TIMEOUT, LLM, Completion, Message
+from agent.llm.errors import LLMTimeout
 from agent.metrics import (
     DEFAULT_TOL,
     LOOSE_PROTOCOL,
@@ -100,11 +101,16 @@ class ProblemTimeout(Exception):
 
 class ProblemLLM(LLM):
     """One problem's view of the shared backend: its own ``trace`` sink, so parallel problems never mix
-    their records. Anything else (``count_tokens``, ``load``...) is forwarded to the real backend."""
+    their records, and its wall-clock limit (`deadline`, a `time.monotonic()` value) on every call: a call
+    may run only until the problem's limit, and none starts after it. Why: a problem past its limit is
+    abandoned, not killed, and its thread went on drawing samples beside the next problems, on the same
+    two cores (examples run of 2026-12-07: help_desk_shifts' repairs slowed the next four problems).
+    Anything else (``count_tokens``, ``load``...) is forwarded to the real backend."""
 
-    def __init__(self, inner: LLM) -> None:
+    def __init__(self, inner: LLM, deadline: float | None = None) -> None:
         super().__init__(str(getattr(inner, "model", type(inner).__name__)))
         self.inner = inner
+        self.deadline = deadline
         self.backend = getattr(inner, "backend", "unknown")  # type: ignore[misc]  # shadows the ClassVar
 
     def _complete(
@@ -117,6 +123,11 @@ class ProblemLLM(LLM):
         timeout: float,
         seed: int | None,
     ) -> Completion:
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise LLMTimeout("the problem's wall-clock limit has passed: no further model calls for it")
+            timeout = min(timeout, left)
         return self.inner.complete(messages, json_schema=json_schema, temperature=temperature,
                                    max_tokens=max_tokens, timeout=timeout, seed=seed)
 
@@ -462,7 +473,7 @@ def first_attempt_from_events(events: list[dict[str, Any]]) -> tuple[Any, str | 
 
 def exception_outcome(exc: BaseException) -> Outcome:
     """Where an exception escaping the solver most likely belongs in the taxonomy."""
-    from agent.llm.errors import LLMError, LLMTimeout
+    from agent.llm.errors import LLMError
 
     names = {cls.__name__ for cls in type(exc).__mro__}
     if isinstance(exc, ProblemTimeout | LLMTimeout | TimeoutError):
@@ -515,6 +526,29 @@ def _call_with_deadline(fn: Callable[[], Any], seconds: float, name: str) -> Any
     return box["value"]
 
 
+# Seconds of a problem's wall-clock limit kept back from its model calls and the strategy's own budget (at
+# most a tenth of the limit): a sample whose call the limit cuts still ends, and is voted on, in time.
+BUDGET_MARGIN = 5.0
+
+
+def usable_seconds(problem_timeout: float) -> float:
+    """The part of a problem's limit its model calls and samples may use."""
+    return problem_timeout - min(BUDGET_MARGIN, problem_timeout / 10)
+
+
+def _answer_so_far(finished: list[Any], strategy: Any, trace: Trace) -> Any:
+    """The vote over the samples that ended before a problem's limit, when one of them has an answer.
+
+    Why: the limit is the user's time budget, not a verdict; a confirmed infeasibility or a checked solution
+    found by the first sample is the answer the strategy would have given had it stopped there."""
+    from agent.strategies import answer_key, conclude
+
+    done = list(finished)  # the abandoned thread may still append
+    if not any(answer_key(r) is not None for r in done):
+        return None
+    return conclude(done, strategy, trace)
+
+
 def _base_record(problem: Problem, cfg: Mapping[str, Any], grid: bool) -> dict[str, Any]:
     gt: Any = problem.answer.rows if isinstance(problem.answer, GridAnswer) else problem.answer
     return {
@@ -563,7 +597,7 @@ def _run_problem(problem: Problem, ctx: RunContext) -> dict[str, Any]:
     t0 = time.monotonic()
     res: Any = None
     try:
-        proxy = ProblemLLM(ctx.llm)
+        proxy = ProblemLLM(ctx.llm, deadline=t0 + usable_seconds(cfg["problem_timeout"]))
         proxy.trace = trace.record_llm  # a strategy may rewire it; either way the calls land in this trace
         if grid:
             solver = ctx.grid_solver or _default_grid_solver()
@@ -574,10 +608,20 @@ def _run_problem(problem: Problem, ctx: RunContext) -> dict[str, Any]:
         else:
             solver = ctx.numeric_solver or _default_numeric_solver()
             extra = {"llm_timeout": cfg["llm_timeout"]} if _accepts(solver, "llm_timeout") else {}
-            res = _call_with_deadline(
-                lambda: solver(problem.problem, proxy, ctx.strategy, samples=cfg["samples"], seed=cfg["seed"],
-                               time_limit=cfg["time_limit"], target=cfg["target"], trace=trace, **extra),
-                cfg["problem_timeout"], problem.id)
+            finished: list[Any] = []  # the samples that ended, for an answer when the limit cuts the vote
+            if _accepts(solver, "time_budget"):
+                extra.update(time_budget=usable_seconds(cfg["problem_timeout"]), finished=finished)
+            try:
+                res = _call_with_deadline(
+                    lambda: solver(problem.problem, proxy, ctx.strategy, samples=cfg["samples"], seed=cfg["seed"],
+                                   time_limit=cfg["time_limit"], target=cfg["target"], trace=trace, **extra),
+                    cfg["problem_timeout"], problem.id)
+            except ProblemTimeout:
+                res = _answer_so_far(finished, ctx.strategy, trace)
+                if res is None:
+                    raise
+                ctx.abandoned.append(problem.id)
+                rec["cut_off"] = True  # the limit passed during a later sample: scored on the vote so far
         rec.update(_score(problem, res, cfg, grid))
     except Exception as exc:  # noqa: BLE001 - one bad problem never ends the run
         if isinstance(exc, ProblemTimeout):

@@ -15,6 +15,7 @@ earlier format; the IR strategies now attach sentences themselves, see agent.lay
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -100,10 +101,14 @@ def _loop(llm: LLM, strategy: Strategy, config: LoopConfig):
 def solve_problem(problem: str, llm: LLM, strategy: Strategy | str = DEFAULT_STRATEGY, *,
                   samples: int | None = None, seed: int = 0, time_limit: float = 20.0, target: str = "auto",
                   max_repairs: int | None = None, llm_timeout: float = DEFAULT_LLM_TIMEOUT,
-                  trace: Trace | None = None, layout: str | None = None) -> LoopResult:
+                  trace: Trace | None = None, layout: str | None = None, time_budget: float | None = None,
+                  finished: list[LoopResult] | None = None) -> LoopResult:
     """Solve one English problem with a strategy; with samples > 1, vote over independent formalizations.
 
-    `layout` overrides the strategy's output format (LAYOUT_CHOICES).
+    `layout` overrides the strategy's output format (LAYOUT_CHOICES). `time_budget` (seconds for the whole
+    problem) stops the vote before a sample that would not end in time, once a sample has an answer.
+    `finished` receives each sample as it ends, so a caller that gives up on the problem (a hard wall-clock
+    limit) can still `conclude` over the samples that did end.
 
     Raises `ProblemTextError` when the text cannot be a problem statement.
     """
@@ -121,7 +126,9 @@ def solve_problem(problem: str, llm: LLM, strategy: Strategy | str = DEFAULT_STR
         result = _loop(llm, strat, config).run(problem, trace=trace)
         result.strategy = strat.name
         return result
-    return _vote(problem, llm, strat, config, k, trace)
+    deadline = None if time_budget is None else time.monotonic() + time_budget
+    return _vote(problem, llm, strat, config, k, trace, deadline=deadline,
+                 finished=finished if finished is not None else [])
 
 
 # Self-consistency ------------------------------------------------------------------------------
@@ -229,12 +236,18 @@ def sample_layouts(problem: str, layout: str) -> list[str]:
     return [layout]
 
 
-def _vote(problem: str, llm: LLM, strat: Strategy, config: LoopConfig, k: int, trace: Trace) -> LoopResult:
-    """Draw samples one by one; stop early once a majority of k already agrees, or after a clean greedy
-    sample when the strategy says so (saves model time)."""
-    results: list[LoopResult] = []
+def _vote(problem: str, llm: LLM, strat: Strategy, config: LoopConfig, k: int, trace: Trace, *,
+          deadline: float | None, finished: list[LoopResult]) -> LoopResult:
+    """Draw samples one by one; stop early once a majority of k already agrees, after a clean greedy
+    sample when the strategy says so (saves model time), or when another sample would overrun `deadline`."""
+    results = finished
     layouts = sample_layouts(problem, config.layout)
     for i in range(k):
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and results and _no_time_for_another(results, left):
+            trace.step("stop", reason=f"the time budget: {max(left, 0):.0f} s left, and a sample took up to "
+                                      f"{max(r.seconds for r in results):.0f} s")
+            break
         # The first sample is greedy; the others sample above temperature 0 with their own seeds.
         cfg = replace(config, temperature=0.0 if i == 0 else 0.7, layout=layouts[i % len(layouts)],
                       seed=None if config.seed is None else config.seed + 1000 * i)
@@ -246,6 +259,19 @@ def _vote(problem: str, llm: LLM, strat: Strategy, config: LoopConfig, k: int, t
         best, _, clusters = vote(results)
         if clusters and max(len(c) for c in clusters) > k // 2:
             break
+    return conclude(results, strat, trace)
+
+
+def _no_time_for_another(results: list[LoopResult], left: float) -> bool:
+    """An answer is in hand and the time left is less than the slowest sample so far took: a sample cut
+    off by the problem's wall-clock limit would lose the answers already found (ad_budget_infeasible, on
+    a loaded machine: infeasibility confirmed by the greedy sample at 178 s, then a timeout at 300 s)."""
+    return any(answer_key(r) is not None for r in results) and left < max(r.seconds for r in results)
+
+
+def conclude(results: list[LoopResult], strat: Strategy | str, trace: Trace) -> LoopResult:
+    """The vote over finished samples, with the run's totals on the chosen one (mutates it)."""
+    strat = get_strategy(strat)
     best, share, clusters = vote(results)
     samples = [{"index": i + 1, "success": r.success, "status": r.status, "objective": r.objective,
                 "repairs": r.repairs, "seconds": round(r.seconds, 3), "doubts": len(r.doubts),

@@ -284,6 +284,57 @@ def test_exceptions_and_wall_clock_limit_never_end_the_run(tmp_path: Path) -> No
         assert (tmp_path / "run" / rec["trace"]).is_file()
 
 
+def test_a_problem_cut_off_by_its_limit_is_scored_on_the_samples_that_ended(tmp_path: Path) -> None:
+    """The wall-clock limit passes while a later sample still runs: the samples that ended are voted on (here
+    the replayed greedy sample of ad_budget_infeasible, a confirmed infeasibility), not thrown away."""
+    from agent.llm import make_llm
+    from agent.strategies import solve_problem
+
+    fixtures = ROOT / "tests" / "fixtures" / "loop"
+    text = (fixtures / "infeasible_confirmed.txt").read_text(encoding="utf-8").strip()
+    budgets: list[float] = []
+
+    def one_sample_then_busy(problem: str, llm: LLM, strategy: Any, *, samples: int, seed: int, time_limit: float,
+                             target: str, trace: Any, time_budget: float, finished: list) -> Any:
+        budgets.append(time_budget)
+        finished.append(solve_problem(problem, make_llm(f"replay:{fixtures / 'infeasible_confirmed.jsonl'}"),
+                                      "ir-repair"))
+        time.sleep(10)  # the next sample's model call, past the problem's limit
+
+    bench = write_jsonl(tmp_path / "bench.jsonl", [{"id": "ad", "problem": text, "answer": None,
+                                                    "answer_status": "infeasible"}])
+    start = time.monotonic()
+    run_eval(bench, llm_spec="openai:stand-in", out_dir=tmp_path / "run", llm=EchoLLM(), progress=False,
+             strategy="pipeline", problem_timeout=6, numeric_solver=one_sample_then_busy)
+    assert time.monotonic() - start < 9
+    rec = read_results(tmp_path / "run" / "results.jsonl")[0]
+    assert rec["cut_off"] is True and rec["outcome"] == "correct" and rec["strict"] is True
+    assert rec["status"] == "infeasible" and budgets == [5.4]  # the limit less the margin kept for voting
+
+
+def test_no_model_call_outlives_its_problems_limit() -> None:
+    """An abandoned problem's thread must not go on using the model beside the next problems: a call gets at
+    most the time left to the problem, and none starts after its limit."""
+    from agent.evaluate import ProblemLLM
+    from agent.llm.errors import LLMTimeout
+
+    seen: list[float] = []
+
+    class Recording(EchoLLM):
+        def _complete(self, messages, *, json_schema, temperature, max_tokens, timeout, seed) -> Completion:
+            seen.append(timeout)
+            return super()._complete(messages, json_schema=json_schema, temperature=temperature,
+                                     max_tokens=max_tokens, timeout=timeout, seed=seed)
+
+    proxy = ProblemLLM(Recording(), deadline=time.monotonic() + 30)
+    proxy.complete([{"role": "user", "content": "hello"}], timeout=120)
+    assert 0 < seen[0] <= 30
+    late = ProblemLLM(Recording(), deadline=time.monotonic() - 1)
+    with pytest.raises(LLMTimeout, match="wall-clock limit has passed"):
+        late.complete([{"role": "user", "content": "hello"}], timeout=120)
+    assert len(seen) == 1
+
+
 def test_parallel_problems_keep_their_own_traces(tmp_path: Path) -> None:
     def ask(llm: LLM, trace: Any) -> Any:
         for _ in range(3):
