@@ -281,8 +281,8 @@ def solve(problem: Annotated[str, typer.Argument(help="problem text file, or - f
           llm_timeout: Annotated[float, typer.Option(min=1, max=3600, help="seconds per model call")]
           = DEFAULT_LLM_TIMEOUT,
           time_budget: Annotated[float | None, typer.Option(
-              min=1, help="seconds for the whole problem: once a sample has an answer, no further sample is "
-                          "started that would not end in time (a running call is bounded by --llm-timeout)")]
+              min=1, help="seconds for the whole problem: model calls end there; once a sample has an answer, "
+                          "the vote stops when less time is left than a model call took")]
           = None,
           seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
           explain: Annotated[bool, typer.Option(help="explain an infeasible request and suggest a relaxation")]

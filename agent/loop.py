@@ -63,6 +63,7 @@ from agent.formalize import (
 from agent.layouts import LAYOUTS
 from agent.llm import LLM, LLMError
 from agent.llm.base import DEFAULT_LLM_TIMEOUT
+from agent.llm.errors import LLMTimeout
 from agent.trace import Trace
 from formalizers.ground import GroundError
 from formalizers.ir import Constraint, IRError, ModelIR
@@ -89,6 +90,16 @@ class LoopConfig:
     # The output format: one of agent.layouts.LAYOUTS, or "auto" (indexed for a problem stating many
     # numbers, and after a flat answer ran out of tokens).
     layout: str = "auto"
+    deadline: float | None = None  # time.monotonic() at which the problem's time budget ends (--time-budget)
+
+    def call_timeout(self) -> float:
+        """Seconds the next model call may take: the per-call limit, or less where the budget ends first."""
+        if self.deadline is None:
+            return self.llm_timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise LLMTimeout("the problem's time budget is spent: no further model calls for it")
+        return min(self.llm_timeout, left)
 
 
 @dataclass
@@ -205,7 +216,7 @@ class RepairLoop:
             completion = self.llm.complete(state["messages"], json_schema=output_schema(layout),
                                            temperature=temperature,
                                            max_tokens=cfg.max_tokens or LAYOUTS[layout].max_tokens,
-                                           timeout=cfg.llm_timeout, seed=seed)
+                                           timeout=cfg.call_timeout(), seed=seed)
         except LLMError as e:
             return {"attempt": attempt, "outcome": "FATAL", "stage": "formalize",
                     "fatal": f"language model failed: {e}", "feedback": ""}

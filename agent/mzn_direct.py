@@ -119,7 +119,7 @@ class MiniZincLoop:
             try:
                 completion = self.llm.complete(messages, temperature=temperature,
                                                max_tokens=cfg.max_tokens or MAX_TOKENS,
-                                               timeout=cfg.llm_timeout, seed=seed)
+                                               timeout=cfg.call_timeout(), seed=seed)
             except LLMError as e:
                 fatal = f"language model failed: {e}"
                 attempts.append(Attempt(index=index, outcome="FATAL", stage="formalize", feedback=fatal))

@@ -106,7 +106,8 @@ def solve_problem(problem: str, llm: LLM, strategy: Strategy | str = DEFAULT_STR
     """Solve one English problem with a strategy; with samples > 1, vote over independent formalizations.
 
     `layout` overrides the strategy's output format (LAYOUT_CHOICES). `time_budget` (seconds for the whole
-    problem) stops the vote before a sample that would not end in time, once a sample has an answer.
+    problem) bounds every model call by the time left, and stops the vote before a sample once one has an
+    answer and less time is left than a model call took.
     `finished` receives each sample as it ends, so a caller that gives up on the problem (a hard wall-clock
     limit) can still `conclude` over the samples that did end.
 
@@ -117,8 +118,9 @@ def solve_problem(problem: str, llm: LLM, strategy: Strategy | str = DEFAULT_STR
 
     strat = with_layout(get_strategy(strategy), layout)
     k = max(1, samples if samples is not None else strat.samples)
+    deadline = None if time_budget is None else time.monotonic() + time_budget
     config = LoopConfig(target=target, time_limit=time_limit, seed=seed, examples=strat.examples, layout=strat.layout,
-                        llm_timeout=llm_timeout,
+                        llm_timeout=llm_timeout, deadline=deadline,
                         max_repairs=strat.max_repairs if max_repairs is None else max_repairs)
     trace = trace or Trace(problem=problem)
     trace.data["meta"].update(strategy=strat.name, samples=k, seed=seed, target=target, layout=strat.layout)
@@ -126,7 +128,6 @@ def solve_problem(problem: str, llm: LLM, strategy: Strategy | str = DEFAULT_STR
         result = _loop(llm, strat, config).run(problem, trace=trace)
         result.strategy = strat.name
         return result
-    deadline = None if time_budget is None else time.monotonic() + time_budget
     return _vote(problem, llm, strat, config, k, trace, deadline=deadline,
                  finished=finished if finished is not None else [])
 
@@ -244,9 +245,9 @@ def _vote(problem: str, llm: LLM, strat: Strategy, config: LoopConfig, k: int, t
     layouts = sample_layouts(problem, config.layout)
     for i in range(k):
         left = None if deadline is None else deadline - time.monotonic()
-        if left is not None and results and _no_time_for_another(results, left):
-            trace.step("stop", reason=f"the time budget: {max(left, 0):.0f} s left, and a sample took up to "
-                                      f"{max(r.seconds for r in results):.0f} s")
+        if left is not None and results and _no_time_for_another(results, left, trace):
+            trace.step("stop", reason=f"the time budget: {max(left, 0):.0f} s left, less than the slowest "
+                                      f"model call so far ({_slowest_call(trace):.0f} s)")
             break
         # The first sample is greedy; the others sample above temperature 0 with their own seeds.
         cfg = replace(config, temperature=0.0 if i == 0 else 0.7, layout=layouts[i % len(layouts)],
@@ -262,11 +263,17 @@ def _vote(problem: str, llm: LLM, strat: Strategy, config: LoopConfig, k: int, t
     return conclude(results, strat, trace)
 
 
-def _no_time_for_another(results: list[LoopResult], left: float) -> bool:
-    """An answer is in hand and the time left is less than the slowest sample so far took: a sample cut
-    off by the problem's wall-clock limit would lose the answers already found (ad_budget_infeasible, on
-    a loaded machine: infeasibility confirmed by the greedy sample at 178 s, then a timeout at 300 s)."""
-    return any(answer_key(r) is not None for r in results) and left < max(r.seconds for r in results)
+def _no_time_for_another(results: list[LoopResult], left: float, trace: Trace) -> bool:
+    """An answer is in hand and less time is left than the slowest model call so far took: such a sample
+    would be cut off before it could answer. One that may still answer in a call is worth starting: its
+    calls end at the budget (the eval harness cuts them at the problem's limit) and the samples that ended
+    are voted on either way (warehouse_location, 2026-12-07: a doubted first sample took 173 s of 300, and
+    waiting for "a whole sample's time" left 122 s unused)."""
+    return any(answer_key(r) is not None for r in results) and left < _slowest_call(trace)
+
+
+def _slowest_call(trace: Trace) -> float:
+    return max((e.get("seconds") or 0.0 for e in trace.events if e.get("kind") == "llm_call"), default=0.0)
 
 
 def conclude(results: list[LoopResult], strat: Strategy | str, trace: Trace) -> LoopResult:

@@ -61,19 +61,22 @@ def test_a_successful_attempt_carries_no_stale_feedback() -> None:
     assert all(a.feedback for a in result.attempts[:-1])
 
 
-def test_a_time_budget_stops_the_vote_once_a_sample_has_an_answer() -> None:
-    """ad_budget_infeasible under `pipeline`: the greedy sample (the recorded calls) confirms the infeasibility;
-    with no time left for another sample the vote stops there and answers, instead of starting a sample that
-    the problem's wall-clock limit would cut off (losing the answer already found). Without a budget the
-    vote goes on: the next sample asks for a call the recording does not hold, and that sample fails."""
-    problem, _, _ = _replay("infeasible_confirmed", "ir-repair", "ad_budget_infeasible", "examples")
+def test_a_time_budget_bounds_every_call_and_stops_the_vote_once_a_sample_has_an_answer() -> None:
+    """ad_budget_infeasible under `pipeline` (the greedy sample's recorded calls): a spent budget starts no
+    model call, and says so; with an answer in hand (the confirmed infeasibility) the vote stops when less
+    time is left than a model call took, and goes on while more is left. Without a budget the vote goes on:
+    the next sample asks for a call the recording does not hold, and that sample fails."""
+    from agent.strategies import _no_time_for_another
+
+    problem, greedy, _ = _replay("infeasible_confirmed", "ir-repair", "ad_budget_infeasible", "examples")
     text = (FIXTURES / "infeasible_confirmed.txt").read_text(encoding="utf-8").strip()
-    llm = make_llm(f"replay:{FIXTURES / 'infeasible_confirmed.jsonl'}")
-    budgeted = solve_problem(text, llm, "pipeline", time_budget=1e-3)
-    events = budgeted.trace.to_dict()["events"]
-    assert [e["index"] for e in events if e["kind"] == "sample"] == [1]
-    assert any(e["kind"] == "stop" and e["reason"].startswith("the time budget") for e in events)
-    assert budgeted.status == "infeasible" and budgeted.infeasible_confirmed and len(budgeted.samples) == 1
+    spent = solve_problem(text, make_llm(f"replay:{FIXTURES / 'infeasible_confirmed.jsonl'}"), "pipeline",
+                          time_budget=1e-9)
+    assert not spent.success and "time budget is spent" in spent.attempts[0].feedback
+    assert not [e for e in spent.trace.to_dict()["events"] if e["kind"] == "llm_call"]
+    assert greedy.infeasible_confirmed and _no_time_for_another([greedy], -1.0, greedy.trace)
+    assert not _no_time_for_another([greedy], 3600.0, greedy.trace)
+    assert not _no_time_for_another([spent], -1.0, greedy.trace)  # no answer yet: a late sample may still give one
     unbudgeted = solve_problem(text, make_llm(f"replay:{FIXTURES / 'infeasible_confirmed.jsonl'}"), "pipeline")
     assert len(unbudgeted.samples) > 1 and unbudgeted.status == problem.answer_status
 
