@@ -752,13 +752,28 @@ def expression_numbers(expr: str) -> set[float]:
 
 def copied_example(data: ModelIR) -> str | None:
     """The origin of the worked example this model repeats, if it is one (a small model's way out
-    when lost: it answers an earlier question instead of this one)."""
+    when lost: it answers an earlier question instead of this one).
+
+    Indexed constraints carry no data (`flow[i, j] <= capacity[i, j]`), so the same ones are what a right
+    model of another network writes (fuel_network_flow, 2026-12-07: twice rejected as a copy of the flow
+    pattern); there the data tables must be the example's too."""
     exprs = {c.expr.replace(" ", "") for c in data.constraints}
+    tables = sorted(_numbers_in([p.value for p in data.parameters]))
     for ex in [*(ex for layout in LAYOUTS for ex in worked_examples(layout)), *_patterns()]:
         theirs = {str(c["expr"]).replace(" ", "") for c in ex["model"]["constraints"]}
-        if exprs and exprs == theirs:
+        if exprs and exprs == theirs and tables == sorted(
+                _numbers_in([p.get("value") for p in ex["model"].get("parameters", [])])):
             return ex["origin"]
     return None
+
+
+def _numbers_in(value: Any) -> list[float]:
+    """Every number in nested lists and mappings, as floats."""
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _numbers_in(v)]
+    if isinstance(value, list | tuple):
+        return [x for v in value for x in _numbers_in(v)]
+    return [float(value)] if isinstance(value, int | float) and not isinstance(value, bool) else []
 
 
 _SMALL_NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve").split()

@@ -157,6 +157,18 @@ def test_a_repeated_worked_example_is_recognised() -> None:
     assert copied_example(parse_model_output(json.dumps(other))) is None
 
 
+def test_the_same_indexed_constraints_over_other_data_are_no_copy() -> None:
+    """fuel_network_flow (2026-12-07): the answer wrote the flow pattern's two constraints, as a right model
+    of any network does, over its own six nodes and pipes; it was rejected twice as a copy."""
+    from agent.formalize import _patterns
+
+    flow = next(p for p in _patterns() if p["name"] == "network_flow")
+    assert copied_example(parse_model_output(json.dumps(flow["model"]), flow["problem"])) == flow["origin"]
+    fuel = json.loads(json.dumps(flow["model"]))
+    fuel["parameters"][0]["value"] = [55, 0, 0, -30, -25]
+    assert copied_example(parse_model_output(json.dumps(fuel), flow["problem"])) is None
+
+
 def test_clock_times_years_and_labels_are_not_unused_quantities() -> None:
     text = "The desk opens from 6:00 to 22:00 in 2024. Period 1, 2 and 3 need 4, 7 and 9 agents."
     assert unused_numbers(text, ["x >= 4", "x + y >= 7", "y >= 9"]) == []
