@@ -152,6 +152,46 @@ def _clean_names(data: dict[str, Any]) -> None:
         c.setdefault("label", name.replace("_", " "))
 
 
+_IDENTIFIER = re.compile(r"""'[^'\n]*'|"[^"\n]*"|\b[A-Za-z_]\w*\b""")
+
+
+def _quote_bare_elements(data: dict[str, Any]) -> list[str]:
+    """Quote set elements written as bare names in expressions: `work[e, Saturday]` -> `work[e, 'Saturday']`.
+
+    Why: a small model writes named elements the way MiniZinc writes enum values (weekend_rota_infeasible,
+    2026-12-07: "unknown name 'Saturday'" through every repair). A bare name that is no parameter, variable,
+    set, loop variable or keyword, and is a string element of a set, can only mean that element; the checker
+    still verifies it belongs to the set the index runs over. Returns the names of the constraints changed.
+    """
+    from formalizers.expr import RESERVED
+
+    def named(key: str) -> set[str]:
+        return {str(x.get("name")) for x in data.get(key) or [] if isinstance(x, dict)}
+
+    elements = {str(e) for s in data.get("sets") or [] if isinstance(s, dict)
+                for e in s.get("elements") or [] if isinstance(e, str) and re.fullmatch(r"[A-Za-z_]\w*", e)}
+    taken = named("parameters") | named("variables") | named("sets") | RESERVED
+    if not elements - taken:
+        return []
+    changed = []
+    items = [c for c in data.get("constraints") or [] if isinstance(c, dict)]
+    objective = data.get("objective")
+    for item in [*items, *([objective] if isinstance(objective, dict) else [])]:
+        texts = [str(item.get(k) or "") for k in ("forall", "expr")]
+        keep = taken | set(re.findall(r"\b([A-Za-z_]\w*)\s+in\b", " ".join(texts)))  # and loop variables
+        new = {k: _quote_words(item[k], elements - keep) for k in ("forall", "expr") if isinstance(item.get(k), str)}
+        if any(new[k] != item[k] for k in new):
+            item.update(new)
+            if item is not objective:
+                changed.append(str(item.get("name")))
+    return changed
+
+
+def _quote_words(text: str, words: set[str]) -> str:
+    """`text` with each of `words` that stands outside quotes put in single quotes."""
+    return _IDENTIFIER.sub(lambda m: f"'{m.group(0)}'" if m.group(0) in words else m.group(0), text)
+
+
 _COMPARISON = re.compile(r"<=|>=|==|!=|<|>|=")
 
 
@@ -224,6 +264,9 @@ def parse_model_output(text: str, problem: str | None = None, notes: list[str] |
         raise IRError([f"the output is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"]) from None
     if isinstance(data, dict):
         _clean_names(data)
+        for name in _quote_bare_elements(data):
+            if notes is not None:
+                notes.append(f"constraint {name}: set elements written as bare names read as quoted elements")
         for name in _inline_definitions(data):
             if notes is not None:
                 notes.append(f"constraint {name}: a definition without a comparison, written into the expressions "

@@ -157,6 +157,26 @@ def test_a_repeated_worked_example_is_recognised() -> None:
     assert copied_example(parse_model_output(json.dumps(other))) is None
 
 
+def test_set_elements_written_as_bare_names_are_read_as_quoted_elements() -> None:
+    """weekend_rota_infeasible (2026-12-07): `work[e, Saturday]` was "unknown name 'Saturday'" through every
+    repair. A bare name that is a set's element and no model name or loop variable means that element."""
+    model = {"sets": [{"name": "Staff", "elements": ["Ann", "Bob", "e"]},
+                      {"name": "Days", "elements": ["Sat", "need"]}],
+             "parameters": [{"name": "need", "index": ["Days"], "value": [1, 1]}],
+             "variables": [{"name": "work", "index": ["Staff", "Days"], "domain": "binary", "lower": 0}],
+             "constraints": [{"name": "cover", "forall": "d in Days", "expr": "sum(e in Staff)(work[e, d]) >= need[d]"},
+                             {"name": "keys", "forall": "", "expr": "work[Ann, Sat] + work['Bob', \"Sat\"] == 1"}],
+             "objective": {"sense": "minimize", "expr": "sum(e in Staff)(work[e, Sat])"}}
+    notes: list[str] = []
+    ir = parse_model_output(json.dumps(model), None, notes)
+    exprs = {c.name: c.expr for c in ir.constraints}
+    assert exprs["keys"] == "work['Ann', 'Sat'] + work['Bob', \"Sat\"] == 1"
+    assert exprs["cover"] == "sum(e in Staff)(work[e, d]) >= need[d]"  # a loop variable and a parameter stay
+    assert ir.objective.expr == "sum(e in Staff)(work[e, 'Sat'])"
+    assert notes == ["constraint keys: set elements written as bare names read as quoted elements"]
+    ir.compile()
+
+
 def test_the_same_indexed_constraints_over_other_data_are_no_copy() -> None:
     """fuel_network_flow (2026-12-07): the answer wrote the flow pattern's two constraints, as a right model
     of any network does, over its own six nodes and pipes; it was rejected twice as a copy."""
