@@ -50,7 +50,7 @@ from agent.benchdata import (
     list_benchmarks,
     load_benchmark,
 )
-from agent.llm.base import DEFAULT_LLM_TIMEOUT, LLM, Completion, Message
+from agent.llm.base import DEFAULT_LLM_TIMEOUT, LLM, Completion, Message, timeout_before
 from agent.llm.errors import LLMTimeout
 from agent.metrics import (
     DEFAULT_TOL,
@@ -123,11 +123,7 @@ class ProblemLLM(LLM):
         timeout: float,
         seed: int | None,
     ) -> Completion:
-        if self.deadline is not None:
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                raise LLMTimeout("the problem's wall-clock limit has passed: no further model calls for it")
-            timeout = min(timeout, left)
+        timeout = timeout_before(self.deadline, timeout, "the problem's wall-clock limit")
         return self.inner.complete(messages, json_schema=json_schema, temperature=temperature,
                                    max_tokens=max_tokens, timeout=timeout, seed=seed)
 

@@ -62,8 +62,7 @@ from agent.formalize import (
 )
 from agent.layouts import LAYOUTS
 from agent.llm import LLM, LLMError
-from agent.llm.base import DEFAULT_LLM_TIMEOUT
-from agent.llm.errors import LLMTimeout
+from agent.llm.base import DEFAULT_LLM_TIMEOUT, timeout_before
 from agent.trace import Trace
 from formalizers.ground import GroundError
 from formalizers.ir import Constraint, IRError, ModelIR
@@ -94,12 +93,7 @@ class LoopConfig:
 
     def call_timeout(self) -> float:
         """Seconds the next model call may take: the per-call limit, or less where the budget ends first."""
-        if self.deadline is None:
-            return self.llm_timeout
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise LLMTimeout("the problem's time budget is spent: no further model calls for it")
-        return min(self.llm_timeout, left)
+        return timeout_before(self.deadline, self.llm_timeout, "the problem's time budget")
 
 
 @dataclass

@@ -72,7 +72,7 @@ def test_a_time_budget_bounds_every_call_and_stops_the_vote_once_a_sample_has_an
     text = (FIXTURES / "infeasible_confirmed.txt").read_text(encoding="utf-8").strip()
     spent = solve_problem(text, make_llm(f"replay:{FIXTURES / 'infeasible_confirmed.jsonl'}"), "pipeline",
                           time_budget=1e-9)
-    assert not spent.success and "time budget is spent" in spent.attempts[0].feedback
+    assert not spent.success and "the problem's time budget has passed" in spent.attempts[0].feedback
     assert not [e for e in spent.trace.to_dict()["events"] if e["kind"] == "llm_call"]
     assert greedy.infeasible_confirmed and _no_time_for_another([greedy], -1.0, greedy.trace)
     assert not _no_time_for_another([greedy], 3600.0, greedy.trace)

@@ -60,6 +60,17 @@ class Completion:
         return self.completion_tokens / self.seconds if self.seconds > 0 else 0.0
 
 
+def timeout_before(deadline: float | None, timeout: float, what: str) -> float:
+    """A model call's time limit cut to what is left before `deadline` (a `time.monotonic()` value, or None for
+    none); raises LLMTimeout when nothing is left, so that no call starts past a problem's budget."""
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise LLMTimeout(f"{what} has passed: no further model calls for it")
+    return min(timeout, left)
+
+
 def check_messages(messages: Sequence[Message]) -> list[Message]:
     """Validate chat messages early, so a malformed prompt fails here and not deep in a backend."""
     if not isinstance(messages, Sequence) or isinstance(messages, str | bytes) or not messages:
