@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from agent.formalize import _LABELS, _NUMBER, _PER_ONE, _limit_sides, _numbered_words, sentences
+from agent.formalize import LABEL_NUMBERS, NUMBER_TOKEN, PER_ONE_UNIT, limit_sides, numbered_words, sentences
 
 # Words that say nothing of what a number measures.
 _STOP = {"the", "and", "for", "per", "each", "with", "that", "this", "are", "can", "its", "his", "her", "their",
@@ -83,7 +83,7 @@ _SAME = {"person": "peopl", "hour": "time", "minute": "time", "min": "time", "da
 
 def _labelled(text: str, at: int) -> bool:
     """Whether the word at `at` with its number is a label in prose ("factory 1", not "produces 5")."""
-    return _LABELS.match(text, at) is not None
+    return LABEL_NUMBERS.match(text, at) is not None
 
 
 def stems(text: str, identifier: bool = False) -> set[str]:
@@ -120,11 +120,11 @@ def _phrase(sentence: str, start: int, end: int) -> tuple[str, str]:
     profits" of "$120")."""
     after = sentence[end:]
     stop = _CLAUSE_END.search(after)
-    nxt = _NUMBER.search(after)
+    nxt = NUMBER_TOKEN.search(after)
     cut = min((m.start() for m in (stop, nxt) if m is not None), default=len(after))
     before = sentence[:start]
     clause = max((m.end() for m in _CLAUSE_END.finditer(before)), default=0)
-    previous = [m.end() for m in _NUMBER.finditer(before) if m.end() > clause]
+    previous = [m.end() for m in NUMBER_TOKEN.finditer(before) if m.end() > clause]
     # "$300 per trip" measures a cost, per trip: the trip is its basis, not what it measures; "0.8 units of
     # medicine per minute to the brain" measures medicine to the brain
     measured = _BASIS.sub(" ", after[:cut])
@@ -136,16 +136,16 @@ def _figures(problem: str, variables: tuple[tuple[str, str], ...]) -> tuple[Figu
     described = dict(variables)
     every, own = _variable_words(described)
     mentioned_words = set().union(*every.values()) if every else set()
-    numbered = _numbered_words(problem)
+    numbered = numbered_words(problem)
     found = []
     for sentence in sentences(problem):
         words = tokens(sentence)
         mentions = [(at, v) for at, w in words for v in own if w in own[v]]
         if not mentions:
             continue
-        text = _blank(numbered, _blank(_LABELS, sentence))
-        for m in _NUMBER.finditer(text):
-            if m.group(2) or any(p.start() < m.start() < p.end() for p in _PER_ONE.finditer(text)):
+        text = _blank(numbered, _blank(LABEL_NUMBERS, sentence))
+        for m in NUMBER_TOKEN.finditer(text):
+            if m.group(2) or any(p.start() < m.start() < p.end() for p in PER_ONE_UNIT.finditer(text)):
                 continue  # a percentage is a share, the 1 of "for 1 hour" the basis of the rates, not figures
             following = stems(" ".join(text[m.end():].split()[:3]))
             if any(following & own[v] for v in own):
@@ -288,7 +288,7 @@ def row_findings(terms: dict[str, float], row_words: list[tuple[int, str]], foun
 def _limit_words(expr: str, source: str, name: str, ignore: set[str],
                  found: tuple[Figure, ...]) -> list[tuple[int, str]]:
     """The words of a constraint's limit: its name's, and what its sentence says the limit number measures."""
-    sides = _limit_sides(expr)
+    sides = limit_sides(expr)
     if sides is None:
         return []
     limit = re.findall(r"\d[\d,]*(?:\.\d+)?", sides[2])
@@ -297,7 +297,7 @@ def _limit_words(expr: str, source: str, name: str, ignore: set[str],
         value = float(limit[0].replace(",", ""))
         if any(f.value == value and f.sentence == source for f in found):
             return []  # the limit is also an item's figure there ("uses 250 units"): which the row means is a guess
-        for m in _NUMBER.finditer(source):
+        for m in NUMBER_TOKEN.finditer(source):
             if not m.group(2) and float(m.group(1).replace(",", "")) == value:
                 ahead, behind = _phrase(source, m.start(), m.end())  # "has 5000 minutes available for
                 words += tokens(behind if stems(behind) - _STOP - ignore else ahead)  # inspection": not the subject
@@ -352,7 +352,7 @@ def write_terms(terms: dict[str, float]) -> str:
 def constraint_findings(expr: str, source: str, name: str, problem: str,
                         variables: dict[str, str]) -> tuple[list[Finding], str | None]:
     """(findings, the rewritten expression or None) for one constraint against a constant."""
-    sides = _limit_sides(expr)
+    sides = limit_sides(expr)
     if sides is None:
         return [], None
     terms = linear_terms(sides[0])

@@ -33,7 +33,7 @@ def output_schema(layout: str) -> dict[str, Any]:
 
 def count_numbers(text: str) -> int:
     """How many numbers a text states (each occurrence; "$1,200" and "0.5" are one each)."""
-    return len(_NUMBER.findall(text))
+    return len(NUMBER_TOKEN.findall(text))
 
 
 def choose_layout(problem: str, layout: str = "auto") -> str:
@@ -365,7 +365,7 @@ def _loosen_strict_comparisons(data: dict[str, Any], problem: str) -> list[str]:
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[$A-Z0-9])")
-_NUMBER = re.compile(r"(?<![A-Za-z_\d.])(\d+(?:,\d{3})*(?:\.\d+)?|\.\d+)(\s*%| percent)?")
+NUMBER_TOKEN = re.compile(r"(?<![A-Za-z_\d.])(\d+(?:,\d{3})*(?:\.\d+)?|\.\d+)(\s*%| percent)?")
 _WORD = re.compile(r"[A-Za-z]{3,}")
 
 
@@ -382,7 +382,7 @@ _NUMBER_WORDS = {"half": 0.5, "twice": 2.0, "double": 2.0, "two": 2.0, "three": 
 def _numbers(text: str) -> set[float]:
     """Numbers as written, in words too; percentages also as fractions ("40%" is 40 and 0.4)."""
     found = {_NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _NUMBER_WORDS}
-    for digits, percent in _NUMBER.findall(text):
+    for digits, percent in NUMBER_TOKEN.findall(text):
         value = float(digits.replace(",", ""))
         found.add(value)
         if percent:
@@ -392,7 +392,7 @@ def _numbers(text: str) -> set[float]:
 
 # Numbers that name rather than measure: clock times ("6:00-8:00"), years, and labels ("period 3",
 # "machine 2", "type 1"). They need not appear in a model.
-_LABELS = re.compile(r"\b\d{1,2}:\d{2}\b|\b(?:19|20)\d{2}\b|"
+LABEL_NUMBERS = re.compile(r"\b\d{1,2}:\d{2}\b|\b(?:19|20)\d{2}\b|"
                      r"\b(?:period|day|week|month|year|quarter|shift|stage|phase|step|round|type|model|version|"
                      r"no\.?|number|plant|machine|factory|warehouse|product|item|job|task|project|route|line|"
                      r"zone|region|site|slot|level|grade|option|team|group|class|room|lane|gate|dock|store|shop|customer|depot|"
@@ -405,7 +405,7 @@ _NUMBERED_TWICE = re.compile(r"\b([A-Za-z]{3,})\s+\d{1,2}\s*(?:,|and|or)\s*\1\s+
 
 
 @cache
-def _numbered_words(problem: str) -> re.Pattern[str] | None:
+def numbered_words(problem: str) -> re.Pattern[str] | None:
     """"WORD N" for each word the problem numbers twice in a row; read once per problem."""
     words = sorted({m.group(1).lower() for m in _NUMBERED_TWICE.finditer(problem)})
     return re.compile(rf"\b(?:{'|'.join(map(re.escape, words))})\s+\d{{1,2}}\b", re.I) if words else None
@@ -414,12 +414,12 @@ def _numbered_words(problem: str) -> re.Pattern[str] | None:
 def _without_labels(sentence: str, problem: str) -> str:
     """The sentence with its labels blanked: clock times, years, "period 3", and the problem's own numbered
     words ("syrup 1", nl4opt_test_110: its 1 and 2 were doubted as unused in every repair of a right answer)."""
-    text = _LABELS.sub(" ", sentence)
-    numbered = _numbered_words(problem)
+    text = LABEL_NUMBERS.sub(" ", sentence)
+    numbered = numbered_words(problem)
     return numbered.sub(" ", text) if numbered else text
 
 
-_PER_ONE = re.compile(r"\b(?:for|in|per|every|each)\s+1\s+[A-Za-z]", re.I)
+PER_ONE_UNIT = re.compile(r"\b(?:for|in|per|every|each)\s+1\s+[A-Za-z]", re.I)
 
 
 _SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
@@ -447,10 +447,10 @@ def unused_numbers(problem: str, ir_texts: list[str]) -> list[tuple[list[str], s
     found: list[tuple[list[str], str]] = []
     for sentence in sentences(problem):
         missing = []
-        for digits, percent in _NUMBER.findall(_without_labels(sentence, problem)):
+        for digits, percent in NUMBER_TOKEN.findall(_without_labels(sentence, problem)):
             value = float(digits.replace(",", ""))
             forms = {value, round(value / 100, 12)} if percent else {value * scale for scale in scales}
-            if value == 1 and not percent and _PER_ONE.search(sentence):
+            if value == 1 and not percent and PER_ONE_UNIT.search(sentence):
                 continue  # "costs $300 for 1 hour": the basis of the sentence's rates, not a number to use
             if value != 0 and not forms & used and not any(abs(u - f) <= 1e-9 * max(1.0, abs(f))
                                                            for u in used for f in forms):
@@ -481,7 +481,7 @@ def invented_numbers(problem: str, expr: str) -> list[str]:
     derived = base | {a * b for a in stated for b in base} | {a / b for a in stated for b in base if b} \
         | {b / a for a in stated for b in base if a}
     out = []
-    for digits, percent in _NUMBER.findall(expr):
+    for digits, percent in NUMBER_TOKEN.findall(expr):
         value = float(digits.replace(",", ""))
         forms = {value, value / 100} if percent else {value}
         if not any(abs(f - g) <= 1e-9 * max(1.0, abs(g)) for f in forms for g in derived):
@@ -496,7 +496,7 @@ def _plain_and_percent_numbers(problem: str) -> tuple[frozenset[float], dict[flo
     plain: set[float] = set()
     shares: dict[float, str] = {}
     for sentence in sentences(problem):
-        for digits, percent in _NUMBER.findall(_LABELS.sub(" ", sentence)):
+        for digits, percent in NUMBER_TOKEN.findall(LABEL_NUMBERS.sub(" ", sentence)):
             value = float(digits.replace(",", ""))
             if percent:
                 shares.setdefault(value, sentence)
@@ -523,7 +523,7 @@ def percent_as_whole(problem: str, expr: str) -> list[tuple[str, str]]:
 
 def sentence_quantities(sentence: str) -> set[float]:
     """The non-zero quantities a sentence states (labels such as "period 3" left out)."""
-    return _numbers(_LABELS.sub(" ", sentence)) - {0.0}
+    return _numbers(LABEL_NUMBERS.sub(" ", sentence)) - {0.0}
 
 
 def _next_to(number: str, stems: set[str], sentence: str) -> bool:
@@ -575,14 +575,14 @@ def numbers_used_twice(problem: str, places: list[tuple[str, str]]) -> list[tupl
     its sentence, names of the places)]."""
     stated: dict[float, list[tuple[str, str, bool]]] = {}
     for sentence in sentences(problem):
-        text = _LABELS.sub(" ", sentence)
-        for m in _NUMBER.finditer(text):
+        text = LABEL_NUMBERS.sub(" ", sentence)
+        for m in NUMBER_TOKEN.finditer(text):
             digits, percent = m.group(1), m.group(2) or ""
             value = float(digits.replace(",", ""))
             each = bool(_EACH.search(re.split(r"[,;]", text[m.end():])[0]))  # "20 of each", "6 of any single"
             stated.setdefault(round(value / 100, 12) if percent else value, []).append(
                 (digits + percent, sentence, each))
-    numbers = [(name, _numbers(expr), _numbers(sides[2]) if (sides := _limit_sides(expr)) else set())
+    numbers = [(name, _numbers(expr), _numbers(sides[2]) if (sides := limit_sides(expr)) else set())
                for name, expr in places]
     found = []
     for value, where in stated.items():
@@ -629,7 +629,7 @@ def goal_conflict(problem: str, sense: str) -> str | None:
 def number_counts(number: str, name: str, description: str, problem: str) -> bool:
     """The problem writes `number` right before a word of this variable ("at least 5 trips", "30 liquid
     sanitizers"): a limit on it, where "requires 10 units of wood" only gives an amount per unit."""
-    stems = _stems(f"{name} {description}") - {"numbe", "amoun", "units", "total"}
+    stems = word_stems(f"{name} {description}") - {"numbe", "amoun", "units", "total"}
     return any(_next_to(number, stems, sentence) for sentence in sentences(problem))
 
 
@@ -643,19 +643,19 @@ def constraints_about(sentence: str, constraints: list[tuple[str, str]], variabl
     ("provides 150 calories" while calories took the price of the same sentence): the model wrote it
     with coefficients from elsewhere. `constraints` is [(name, expr), ...].
     """
-    ignore = set().union(*(_stems(n) for n in variable_names)) if variable_names else set()
-    words = _stems(sentence) - ignore
+    ignore = set().union(*(word_stems(n) for n in variable_names)) if variable_names else set()
+    words = word_stems(sentence) - ignore
     numbers = sentence_quantities(sentence)
     found = []
     for name, expr in constraints:
-        shared = (_stems(name) - ignore) & words
+        shared = (word_stems(name) - ignore) & words
         if shared and (not expression_numbers(expr) & numbers
                        or any(_next_to(n, shared, sentence) for n in unused or [])):
             found.append(name)
     return found
 
 
-def _limit_sides(expr: str) -> tuple[str, str, str] | None:
+def limit_sides(expr: str) -> tuple[str, str, str] | None:
     """(variable side, operator, constant side) of one comparison against a constant, the constant put on
     the right ("800 >= x" is x <= 800); None for anything else."""
     parts, ops = _COMPARISON.split(expr), _COMPARISON.findall(expr)
@@ -679,19 +679,19 @@ def suggest_coefficients(sentence_numbers: list[tuple[list[str], str]], name: st
     formula it is shown; this is only offered, and the checker judges whatever comes back.
     `variables` maps each variable name to its description.
     """
-    sides = _limit_sides(expr)
+    sides = limit_sides(expr)
     if sides is None:
         return None
     left, op, right = sides
     used = [v for v in variables if re.search(rf"\b{re.escape(v)}\b", left)]
     if len(used) < 2:
         return None
-    own = {n: _stems(n + " " + variables[n]) for n in used}
-    name_words = _stems(name) - set().union(*own.values())
+    own = {n: word_stems(n + " " + variables[n]) for n in used}
+    name_words = word_stems(name) - set().union(*own.values())
     coefficients: dict[str, str] = {}
     for var in used:
         distinct = own[var] - set().union(*(own[o] for o in used if o != var))
-        about = [(nums, s) for nums, s in sentence_numbers if distinct & _stems(s)]
+        about = [(nums, s) for nums, s in sentence_numbers if distinct & word_stems(s)]
         if len(about) != 1:
             return None
         nums, sentence = about[0]
@@ -720,7 +720,7 @@ def per_item_limit_as_total(expr: str, sentence: str, variables: list[str]) -> t
     """
     if not sentence or not _EACH_ITEM.search(sentence) or _TOTAL_WORDS.search(sentence):
         return None
-    sides = _limit_sides(expr)
+    sides = limit_sides(expr)
     if sides is None or sides[1] not in ("<=", ">=", "<", ">") or not _numbers(sides[2]) & _numbers(sentence):
         return None
     left, op, right = sides
@@ -740,7 +740,7 @@ def listed_limits_as_total(expr: str, sentence: str, variables: dict[str, str]) 
     after exactly one number of the sentence, each by another number, and the sentence must not speak of a
     total. `variables`: name -> description.
     """
-    sides = _limit_sides(expr)
+    sides = limit_sides(expr)
     if not sentence or sides is None or sides[1] not in ("<=", ">=") or _TOTAL_WORDS.search(sentence):
         return None
     left, op, right = sides
@@ -748,10 +748,10 @@ def listed_limits_as_total(expr: str, sentence: str, variables: dict[str, str]) 
     if len(terms) < 2 or len(set(terms)) != len(terms) or not all(t in variables for t in terms):
         return None
     limit = _numbers(right)
-    stems = {t: _stems(f"{t} {variables[t]}") for t in terms}
+    stems = {t: word_stems(f"{t} {variables[t]}") for t in terms}
     own = {t: stems[t] - set().union(*(stems[o] for o in terms if o != t)) for t in terms}
     named: dict[str, list[str]] = {t: [] for t in terms}
-    for m in _NUMBER.finditer(sentence):
+    for m in NUMBER_TOKEN.finditer(sentence):
         if m.group(2):
             continue  # a percentage is a share, not a limit
         after = [w.lower()[:5] for w in _WORD.findall(" ".join(sentence[m.end():].split()[:4]))]
@@ -774,7 +774,7 @@ def objective_cap(expr: str, objective: str, sense: str, problem: str) -> str | 
     a cap no sentence gives, and both ended infeasible. Such a cap cannot change a feasible optimum (the
     optimum is already the least value), so it can only make the model infeasible: it is safe to remove.
     """
-    sides = _limit_sides(expr)
+    sides = limit_sides(expr)
     if sides is None or re.sub(r"\s+", "", sides[0]) != re.sub(r"\s+", "", objective):
         return None
     if sides[1] not in (("<=", "<") if sense == "minimize" else (">=", ">")):
@@ -823,7 +823,7 @@ def _numbers_in(value: Any) -> list[float]:
 _SMALL_NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve").split()
 
 
-def _stems(text: str) -> set[str]:
+def word_stems(text: str) -> set[str]:
     """Word stems (first five letters); a small count in digits also as its word, so "a 4-wheeler" and the
     variable four_wheelers share "four"."""
     found = {w.lower()[:5] for w in _WORD.findall(text.replace("_", " "))}
@@ -849,10 +849,10 @@ _COMPARATIVE = re.compile(r"^(more than|less than|fewer than|must (?:be )?exceed
 _NEGATION_BEFORE = re.compile(r"(?:\bnot|\bcannot|\bnever|n't)\b(?:\W+\w+){0,4}\W*$", re.I)
 
 
-def _own_words(variables: dict[str, str]) -> dict[str, set[str]]:
+def own_words(variables: dict[str, str]) -> dict[str, set[str]]:
     """Each variable's word stems (name and description) that no other variable of `variables` has: the
     words by which a sentence names that one and not another."""
-    every = {v: _stems(f"{v} {d}") for v, d in variables.items()}
+    every = {v: word_stems(f"{v} {d}") for v, d in variables.items()}
     return {v: s - set().union(*(o for u, o in every.items() if u != v)) for v, s in every.items()}
 
 
@@ -912,14 +912,14 @@ def share_on_wrong_variable(expr: str, sentence: str, variables: dict[str, str])
     if var not in parts or any(p not in variables for p in parts):
         return None
     value = float(fraction)
-    where = next((p for p in _NUMBER.finditer(sentence) if p.group(2)
+    where = next((p for p in NUMBER_TOKEN.finditer(sentence) if p.group(2)
                   and abs(float(p.group(1).replace(",", "")) / 100 - value) < 1e-9), None)
     if where is None:
         return None
     after = re.split(r"[,;]|\b(?:because|since|while|although|but)\b", sentence[where.end():])[0]  # not the
     # reason: "at most 40% of his concerts as R&B because he likes pop songs more" (nl4opt_test_237)
     said = {w.lower()[:5] for w in _WORD.findall(after)}
-    stems = {p: _stems(f"{p} {variables[p]}") for p in parts}
+    stems = {p: word_stems(f"{p} {variables[p]}") for p in parts}
     named = [p for p in parts if (stems[p] - set().union(*(stems[q] for q in parts if q != p))) & said]
     if len(named) != 1 or named[0] == var:
         return None
@@ -939,7 +939,7 @@ def share_of_itself(expr: str, sentence: str, variables: dict[str, str]) -> str 
     if m is None or m.group(1) != m.group(4) or len(variables) != 2 or m.group(1) not in variables:
         return None
     var, op, fraction, _ = m.groups()
-    shares = {round(float(d.replace(",", "")) / 100, 12) for d, pct in _NUMBER.findall(sentence) if pct}
+    shares = {round(float(d.replace(",", "")) / 100, 12) for d, pct in NUMBER_TOKEN.findall(sentence) if pct}
     if round(float(fraction), 12) not in shares:
         return None
     return f"{var} {op} {fraction}*({' + '.join(variables)})"
@@ -960,9 +960,9 @@ def bound_on_wrong_variable(expr: str, sentence: str, variables: dict[str, str])
         return None
     var, op, limit = m.groups()
     value = float(limit.replace(",", ""))
-    own = _own_words(variables)
+    own = own_words(variables)
     named = []
-    for n in _NUMBER.finditer(sentence):
+    for n in NUMBER_TOKEN.finditer(sentence):
         if n.group(2) or float(n.group(1).replace(",", "")) != value:
             continue
         if not any(0 <= n.start() - m.end() <= 12 for _, m in _limit_words(sentence)):
@@ -983,7 +983,7 @@ def _named_first(sentence: str, at: int, one: str, other: str, variables: dict[s
     """
     clause = sentence[max(sentence.rfind(d, 0, at) for d in ",;:") + 1:]
     words = [w.lower()[:5] for w in _WORD.findall(clause)]
-    stems = {v: _stems(f"{v} {variables[v]}") for v in (one, other)}
+    stems = {v: word_stems(f"{v} {variables[v]}") for v in (one, other)}
 
     def first(v: str) -> int | None:
         own = stems[v] - stems[other if v == one else one]
@@ -1050,7 +1050,7 @@ def inverted_fraction(expr: str, sentence: str, variables: dict[str, str]) -> tu
     fractions = [m for m in _FRACTION_OF.finditer(sentence)]
     if len(fractions) != 1 or _DENOMINATORS[(fractions[0].group(1) or "half").lower()] != coefficient:
         return None
-    if coefficient in {float(d.replace(",", "")) for d, _ in _NUMBER.findall(sentence)}:
+    if coefficient in {float(d.replace(",", "")) for d, _ in NUMBER_TOKEN.findall(sentence)}:
         return None
     plain = right if multiplied == left else left
     if _named_first(sentence, fractions[0].start(), multiplied, plain, variables) != plain:
@@ -1161,7 +1161,7 @@ def direction_conflict(expr: str, sentence: str) -> tuple[str, str] | None:
             if float(number.replace(",", "")) in limits:
                 said.setdefault(kind, sentence[m.start():end])
     if not said:  # "If 2000 units of ore need to be taken": a requirement said after its number
-        for m in _NUMBER.finditer(sentence):
+        for m in NUMBER_TOKEN.finditer(sentence):
             after = _NEEDED_AFTER.match(sentence, m.end())
             if after and not m.group(2) and float(m.group(1).replace(",", "")) in limits:
                 said.setdefault("lower", sentence[m.start():after.end()])
@@ -1181,7 +1181,7 @@ def stated_direction(expr: str, sentence: str) -> str | None:
     nothing but a limit ("at least 100 grams of protein and 2000", "at most 90"): then the rewrite is exact.
     Not for "requires", "needs", "available": those words also describe an item's figures."""
     flipped = direction_conflict(expr, sentence)
-    sides = _limit_sides(expr)
+    sides = limit_sides(expr)
     if flipped is None or sides is None or not _LIST_HEADS.match(flipped[0]) or _PERMISSION.search(sentence):
         return None  # "at least 300 units of chemicals can be used" reads as a capacity too (nl4opt_test_105)
     return f"{sides[0].strip()} {flipped[1]} {sides[2].strip()}"
@@ -1206,7 +1206,7 @@ def conditional_choices(problem: str, constraints: list[tuple[str, str, str | No
     written as an equality (`erp + dw == 1` makes exactly one happen), and for a condition sentence naming two
     or more of the choices that no constraint states (project_selection's portal-needs-audit rule).
     `constraints`: (name, expr, source); `choices`: binary variable -> description."""
-    stems = _own_words(choices)  # a choice is named by its own words, not by shared ones ("chosen", "project")
+    stems = own_words(choices)  # a choice is named by its own words, not by shared ones ("chosen", "project")
     found: list[tuple[str, str | None, str]] = []
     stated = set()
     for name, expr, source in constraints:
@@ -1220,7 +1220,7 @@ def conditional_choices(problem: str, constraints: list[tuple[str, str, str | No
     for sentence in sentences(problem):
         if sentence in stated or not (_CONDITION.search(sentence) and _OBLIGATION.search(sentence)):
             continue
-        words = _stems(sentence)
+        words = word_stems(sentence)
         if sum(1 for v in choices if stems[v] & words) >= 2:
             found.append(("", None, sentence))
     return found
@@ -1243,7 +1243,7 @@ def rounded_fractions(problem: str, expr: str) -> list[tuple[str, str]]:
     nl4opt_test_275: "at most a third as much chemical A as chemical B" as `chemical_A <= 0.3*chemical_B`."""
     stated = _numbers(problem)
     found = []
-    for digits, _ in _NUMBER.findall(expr):
+    for digits, _ in NUMBER_TOKEN.findall(expr):
         fraction, words = _rounded_fraction(float(digits))
         if fraction is not None and fraction in stated:
             found.append((digits, words))
@@ -1261,7 +1261,7 @@ def attach_sources(data: dict[str, Any], problem: str) -> None:
     source: a guess would mislead an explanation.
     """
     parts = sentences(problem)
-    facts = [(_numbers(s), _stems(s), "upper" if _UPPER_WORDS.search(s) else None,
+    facts = [(_numbers(s), word_stems(s), "upper" if _UPPER_WORDS.search(s) else None,
               "lower" if _LOWER_WORDS.search(s) else None) for s in parts]
     described = {str(v.get("name")): str(v.get("description") or "") for v in data.get("variables") or []
                  if isinstance(v, dict)}
@@ -1290,9 +1290,9 @@ def attach_sources(data: dict[str, Any], problem: str) -> None:
         limits = {n for side in sides  # a side of numbers and parameter tables only
                   if all(name in tables or name in bound for name in re.findall(r"[A-Za-z_]\w*", side))
                   for n in numbers_of(side)} & nums
-        words = _stems(str(c.get("name") or ""))
+        words = word_stems(str(c.get("name") or ""))
         for name in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expr):
-            words |= _stems(described.get(name, "")) | (_stems(name) if name in tables else set())
+            words |= word_stems(described.get(name, "")) | (word_stems(name) if name in tables else set())
         direction = _direction(expr)
         best, best_score = None, (0, 0, 0, 0)
         for sentence, (s_nums, s_words, upper, lower) in zip(parts, facts, strict=True):
@@ -1335,9 +1335,9 @@ def implication_turned_around(expr: str, source: str | None, choices: dict[str, 
         if_part, main_part = rest[0], (rest[1] if len(rest) > 1 else "")
     else:  # "A can only be done if B or C": the condition is what follows
         if_part, main_part = source[cut:], source[:only.start()]
-    own = _own_words(choices)
-    in_if = [v for v in choices if own[v] & _stems(if_part)]
-    in_main = [v for v in choices if own[v] & _stems(main_part)]
+    own = own_words(choices)
+    in_if = [v for v in choices if own[v] & word_stems(if_part)]
+    in_main = [v for v in choices if own[v] & word_stems(main_part)]
     premise, needed = (in_main, in_if) if only else (in_if, in_main)  # premise <= the sum of what it needs
     if (set(in_if) & set(in_main) or len(premise) != 1 or not needed or not (left | right) <= set(in_if + in_main)
             or set(premise) != right):
@@ -1397,10 +1397,10 @@ def coverage_rows_misread(problem: str, choices: dict[str, str],
     `rows`: (name, expr)."""
     if not re.search(r"\bat least one\b", problem, re.I) or len(choices) < 2:
         return []
-    own = _own_words(choices)
+    own = own_words(choices)
     site_sentence: dict[str, set[str]] = {}
     for sentence in sentences(problem):
-        words = _stems(sentence)
+        words = word_stems(sentence)
         named = [v for v in choices if own[v] and own[v] <= words]
         if len(named) == 1 and named[0] not in site_sentence:
             site_sentence[named[0]] = words
@@ -1414,7 +1414,7 @@ def coverage_rows_misread(problem: str, choices: dict[str, str],
         if m is None:
             continue
         terms = [t.strip() for t in m.group(1).split("+")]
-        subject = _stems(name) - site_words - common
+        subject = word_stems(name) - site_words - common
         subject = {w for w in subject if any(w in s for s in site_sentence.values())}
         if not set(terms) <= set(choices) or not subject:
             continue

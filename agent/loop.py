@@ -18,9 +18,7 @@ from typing import Any, Literal, TypedDict
 
 from agent.figures import OBJECTIVE, constraint_findings, data_comparison, describe, objective_findings
 from agent.formalize import (
-    _NUMBER,
-    _own_words,
-    _stems,
+    NUMBER_TOKEN,
     assignment_rows_missing,
     bound_on_wrong_variable,
     check_problem_text,
@@ -43,6 +41,7 @@ from agent.formalize import (
     numbers_used_twice,
     objective_cap,
     output_schema,
+    own_words,
     parse_model_output,
     per_item_limit_as_total,
     percent_as_whole,
@@ -59,6 +58,7 @@ from agent.formalize import (
     text_scales,
     total_split_per_item,
     unused_numbers,
+    word_stems,
 )
 from agent.layouts import LAYOUTS
 from agent.llm import LLM, LLMError
@@ -852,7 +852,7 @@ def _same_left_side_lines(compiled: CompiledModel, ir: ModelIR | None = None, pr
     that the text states about it, each in a sentence naming it ("North needs 400 thousand", "the canal to
     North can carry at most 350 thousand": water_allocation_maximin's right answer was doubted for them)."""
     lines = []
-    own = _own_words({v.name: v.description or "" for v in ir.variables if not v.index}) if ir else {}
+    own = own_words({v.name: v.description or "" for v in ir.variables if not v.index}) if ir else {}
     for group in same_left_sides(compiled):
         names = {n for c in group for n in re.findall(r"[A-Za-z_]\w*", c.ir.expr)}
         if len(names) == 1 and _bounds_stated_about(names.pop(), [c.ir.expr for c in group], own, problem):
@@ -873,8 +873,8 @@ def _bounds_stated_about(name: str, exprs: list[str], own: dict[str, set[str]], 
     scales = text_scales(problem)
     stated: Counter[float] = Counter()
     for clause in (c for sentence in sentences(problem) for c in re.split(r"[,;:]|\band\b", sentence)):
-        if own[name] & _stems(clause):
-            stated.update(float(d.replace(",", "")) * k for d, _ in _NUMBER.findall(clause) for k in scales)
+        if own[name] & word_stems(clause):
+            stated.update(float(d.replace(",", "")) * k for d, _ in NUMBER_TOKEN.findall(clause) for k in scales)
     wanted = Counter(float(m.group(1)) for e in exprs if (m := re.search(r"(?:<=|>=|==)\s*(\d+(?:\.\d+)?)\s*$", e)))
     return sum(wanted.values()) == len(exprs) and all(stated[v] >= n for v, n in wanted.items())
 
