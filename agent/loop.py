@@ -95,6 +95,13 @@ class LoopConfig:
         """Seconds the next model call may take: the per-call limit, or less where the budget ends first."""
         return timeout_before(self.deadline, self.llm_timeout, "the problem's time budget")
 
+    def solve_limit(self) -> float:
+        """Seconds the next solver call may take: the per-call limit, or what is left of the budget. A model
+        already written still gets a second past the budget, so an answer in hand is solved, not thrown away."""
+        if self.deadline is None:
+            return self.time_limit
+        return min(self.time_limit, max(1.0, self.deadline - time.monotonic()))
+
 
 @dataclass
 class Attempt:
@@ -253,7 +260,7 @@ class RepairLoop:
         compiled, ir = state["compiled"], state["ir"]
         assert compiled is not None and ir is not None
         try:
-            result = _solve(compiled, self.config.target, self.config.time_limit)
+            result = _solve(compiled, self.config.target, self.config.solve_limit())
         except solvers.TargetUnsupported as e:
             self.trace.step("solve", ok=False, error=str(e))
             return {"outcome": "RETRY", "stage": "solve", "result": None,
@@ -351,7 +358,7 @@ class RepairLoop:
         rewritten = apply_rewrites(ir, rewrites)
         try:
             compiled = rewritten.compile()
-            result = _solve(compiled, self.config.target, self.config.time_limit)
+            result = _solve(compiled, self.config.target, self.config.solve_limit())
         except (IRError, GroundError, solvers.TargetUnsupported):
             return {}, None
         if not result.status.has_solution:
@@ -483,7 +490,7 @@ class RepairLoop:
         state = {**state, **self._validate(state)}
         if state["outcome"] != "SUCCESS":
             return state, state
-        as_written = {**state, "result": _solve(state["compiled"], self.config.target, self.config.time_limit)}
+        as_written = {**state, "result": _solve(state["compiled"], self.config.target, self.config.solve_limit())}
         state = {**state, **self._solve_node(state)}
         if state["outcome"] == "SUCCESS" and state.get("stage") == "solve":
             state = {**state, **self._check(state)}

@@ -131,7 +131,7 @@ class MiniZincLoop:
             if reason:
                 result = SolveResult(status=Status.ERROR, target="minizinc", message=reason)
             else:
-                result = run_minizinc_text(model, cfg.time_limit)
+                result = run_minizinc_text(model, cfg.solve_limit())
             trace.step("solve", target="minizinc", status=result.status.value, objective=result.objective,
                        seconds=round(result.seconds, 4), message=result.message)
             if result.status.has_solution:

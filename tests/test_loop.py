@@ -81,6 +81,19 @@ def test_a_time_budget_bounds_every_call_and_stops_the_vote_once_a_sample_has_an
     assert len(unbudgeted.samples) > 1 and unbudgeted.status == problem.answer_status
 
 
+def test_a_time_budget_also_cuts_the_solver_calls_but_still_solves_a_model_in_hand() -> None:
+    """--time-budget bounds a solver call by what is left (it used to get its full --time-limit past the budget);
+    a model written just before the budget ends still gets a second to solve rather than being thrown away."""
+    import time
+
+    from agent.loop import LoopConfig
+
+    assert LoopConfig(time_limit=20.0).solve_limit() == 20.0
+    assert 2.0 < LoopConfig(time_limit=20.0, deadline=time.monotonic() + 3.0).solve_limit() <= 3.0
+    assert LoopConfig(time_limit=20.0, deadline=time.monotonic() - 5.0).solve_limit() == 1.0
+    assert LoopConfig(time_limit=0.5, deadline=time.monotonic() + 60.0).solve_limit() == 0.5
+
+
 def test_an_infeasible_request_is_confirmed_and_explained_in_the_problems_words() -> None:
     """ad_budget_infeasible (datasets/examples): the core is fed back with each constraint's sentence,
     the model keeps those constraints, the same core comes back, and the loop reports the request as
