@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal, TypedDict
 
-from agent.figures import OBJECTIVE, constraint_findings, data_comparison, describe, objective_findings
+from agent.figures import OBJECTIVE, constraint_findings, data_comparison, describe, goal_words, objective_findings
 from agent.formalize import (
     NUMBER_TOKEN,
     assignment_rows_missing,
@@ -66,7 +66,13 @@ from agent.llm.base import DEFAULT_LLM_TIMEOUT, timeout_before
 from agent.trace import Trace
 from formalizers.ground import GroundError
 from formalizers.ir import Constraint, IRError, ModelIR
-from formalizers.semantics import CompiledModel, same_left_sides, unreachable_limits, vacuous_constraints
+from formalizers.semantics import (
+    CompiledModel,
+    constant_objective,
+    same_left_sides,
+    unreachable_limits,
+    vacuous_constraints,
+)
 from solvers.checker import CheckReport, check_solution
 from solvers.result import SolveResult, Status
 
@@ -252,6 +258,13 @@ class RepairLoop:
                     "feedback": "The answer repeated a worked example instead of modelling this problem."}
         self.trace.step("validate", ok=True, ir=json.loads(ir.model_dump_json(exclude_defaults=True)),
                         **({"notes": notes} if notes else {}))
+        goal = goal_words(state["problem"], set())
+        if constant_objective(compiled) and goal is not None:
+            # nl4opt_test_050: "1 + 1" for "the total number of teachers" solved, checked and won the vote
+            return {"ir": ir, "compiled": compiled, "outcome": "RETRY", "stage": "validate",
+                    "feedback": f'The objective ({ir.objective.expr}) uses no variable, so every plan scores the same '
+                                f'and the answer says nothing about the goal. The problem asks for "{goal[2]}": '
+                                "write that quantity with the variables."}
         return {"ir": ir, "compiled": compiled, "stage": "validate", "outcome": "SUCCESS"}
 
     def _solve_node(self, state: LoopState) -> LoopState:

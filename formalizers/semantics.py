@@ -425,6 +425,13 @@ def _mentions_variable(node: Node, model: CompiledModel) -> bool:
     return any(isinstance(n, Name) and n.id in model.variables for n in walk(node))
 
 
+def constant_objective(model: CompiledModel) -> bool:
+    """Whether the model optimizes an expression with no variable in it ("1 + 1"): every feasible plan then
+    scores the same, so the solver's "optimum" says nothing about the goal."""
+    return model.objective is not None and model.sense in ("minimize", "maximize") \
+        and not _mentions_variable(model.objective, model)
+
+
 def compile_model(ir: ModelIR) -> CompiledModel:
     """Parse every expression, resolve names and check types; IRError lists all problems."""
     problems: list[str] = []

@@ -94,6 +94,17 @@ def test_a_time_budget_also_cuts_the_solver_calls_but_still_solves_a_model_in_ha
     assert LoopConfig(time_limit=0.5, deadline=time.monotonic() + 60.0).solve_limit() == 0.5
 
 
+def test_an_objective_with_no_variable_goes_back_to_the_model_with_the_goal() -> None:
+    """nl4opt_test_050 (recorded at 38392ad): the greedy answer minimizes "1 + 1" for "the total number of
+    teachers"; its repair kept that objective, solved (2.0), passed every check and won the vote against two
+    infeasible samples. Such an answer now goes back at once, naming the goal; it is never the answer."""
+    _, result, attempts = _replay("constant_objective", "pipeline", "nl4opt_test_050")
+    greedy = [e for e in result.trace.to_dict()["events"] if e["kind"] == "attempt"][0]
+    assert (greedy["outcome"], greedy["stage"]) == ("RETRY", "validate")
+    assert "uses no variable" in greedy["feedback"] and '"the total number of teachers"' in greedy["feedback"]
+    assert result.objective != 2.0
+
+
 def test_an_infeasible_request_is_confirmed_and_explained_in_the_problems_words() -> None:
     """ad_budget_infeasible (datasets/examples): the core is fed back with each constraint's sentence,
     the model keeps those constraints, the same core comes back, and the loop reports the request as
