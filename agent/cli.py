@@ -281,8 +281,8 @@ def solve(problem: Annotated[str, typer.Argument(help="problem text file, or - f
           llm_timeout: Annotated[float, typer.Option(min=1, max=3600, help="seconds per model call")]
           = DEFAULT_LLM_TIMEOUT,
           time_budget: Annotated[float | None, typer.Option(
-              min=1, help="seconds for the whole problem: model calls end there; once a sample has an answer, "
-                          "the vote stops when less time is left than a model call took")]
+              min=1, help="seconds for the whole problem: model calls end there, solver calls get what is left; "
+                          "once a sample has an answer, the vote stops when less time is left than a model call took")]
           = None,
           seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
           explain: Annotated[bool, typer.Option(help="explain an infeasible request and suggest a relaxation")]
