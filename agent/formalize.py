@@ -61,7 +61,6 @@ def worked_examples(layout: str = "quoted") -> list[dict[str, Any]]:
 
 
 @cache
-@cache
 def _patterns() -> list[dict[str, Any]]:
     return json.loads(prompt_text("patterns.json"))
 
