@@ -365,10 +365,9 @@ class RepairLoop:
 
         ir = state["ir"]
         assert ir is not None
-        rewrites = exact_rewrites(ir, state["problem"])
+        rewritten, rewrites = rewrite_rounds(ir, state["problem"])
         if not rewrites:
             return {}, None
-        rewritten = apply_rewrites(ir, rewrites)
         try:
             compiled = rewritten.compile()
             result = _solve(compiled, self.config.target, self.config.solve_limit())
@@ -823,6 +822,30 @@ def apply_rewrites(ir: ModelIR, rewrites: dict[str, list[tuple[str, str]]]) -> M
     if objective is not None and rewrites.get(OBJECTIVE):
         objective = objective.model_copy(update={"expr": rewrites[OBJECTIVE][0][1]})
     return ir.model_copy(update={"constraints": rows, "objective": objective})
+
+
+def rewrite_rounds(ir: ModelIR, problem: str, rounds: int = 3) -> tuple[ModelIR, dict[str, list[tuple[str, str]]]]:
+    """`exact_rewrites` applied until none is left (at most `rounds` times), and what each changed row of `ir`
+    became. One rewrite can show the next: nl4opt_test_115's "at least 50 units of fertilizer" written as
+    `seeds_units <= 50` is first moved to its item (`fertilizer_units <= 50`), and only then is its direction
+    seen to be the sentence's opposite (`fertilizer_units >= 50`, right); after one round the rewrite was
+    doubted and the answer stayed 0."""
+    origin = {c.name: c.name for c in ir.constraints}
+    touched: set[str] = set()
+    current = ir
+    for _ in range(rounds):
+        step = exact_rewrites(current, problem)
+        if not step:
+            break
+        current = apply_rewrites(current, step)
+        for name, rows in step.items():
+            first = origin.get(name, name)
+            touched.add(first)
+            origin.update({row: first for row, _ in rows})
+    composed = {first: ([(OBJECTIVE, current.objective.expr)] if first == OBJECTIVE and current.objective else
+                        [(c.name, c.expr) for c in current.constraints if origin.get(c.name) == first])
+                for first in touched}
+    return current, composed
 
 
 _BOUND = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:<=|>=|<|>|==)\s*(\d+(?:\.\d+)?)\s*$")

@@ -105,6 +105,19 @@ def test_an_objective_with_no_variable_goes_back_to_the_model_with_the_goal() ->
     assert result.objective != 2.0
 
 
+def test_a_rewrite_that_shows_another_is_applied_again() -> None:
+    """nl4opt_test_115 (recorded at 38392ad): "at least 50 units of fertilizer" written as `seeds_units <= 50`.
+    One round of rewrites moved it to `fertilizer_units <= 50` (doing nothing was then optimal, and doubted);
+    a second round turns it to its sentence's direction, and the greedy answer is right with no repair."""
+    problem, result, attempts = _replay("rewrite_then_direction", "pipeline", "nl4opt_test_115")
+    assert attempts == [("SUCCESS", "done")] and not result.doubts
+    assert result.objective == problem.answer == 62.5
+    events = result.trace.to_dict()["events"]
+    assert sum(e["kind"] == "llm_call" for e in events) == 1
+    assert next(e for e in events if e["kind"] == "rewrite")["rewrites"] == {
+        "seeds": ["seeds_units <= 50", "fertilizer_units >= 50"]}
+
+
 def test_an_infeasible_request_is_confirmed_and_explained_in_the_problems_words() -> None:
     """ad_budget_infeasible (datasets/examples): the core is fed back with each constraint's sentence,
     the model keeps those constraints, the same core comes back, and the loop reports the request as

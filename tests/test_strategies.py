@@ -98,6 +98,16 @@ def test_doubts_weigh_a_sample_down_and_break_ties() -> None:
     assert best == 1 and share == pytest.approx((1 / 3) / (1 / 3 + 1 / 11))  # doing nothing weighs 10
 
 
+def test_a_tie_goes_to_the_answer_that_needed_no_repair() -> None:
+    """nl4opt_test_115 (2026-12-07): three samples, three answers; the repaired 100 and the first-attempt 62.5
+    (right) weighed the same, and sample order gave it to the repaired one."""
+    repaired, first_time = _result(100), _result(62)
+    repaired.repairs = 1
+    assert vote([_result(0, domain="continuous"), repaired, first_time])[0] == 2
+    first_time.repairs = 1
+    assert vote([_result(0, domain="continuous"), repaired, first_time])[0] == 1  # else the earlier sample
+
+
 def test_ladder() -> None:
     assert list(STRATEGIES) == ["mzn-oneshot", "mzn-repair", "ir-oneshot", "ir-examples", "ir-repair", "pipeline",
                                 "pipeline-vote-all", "ir-repair-quoted"]
