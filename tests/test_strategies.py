@@ -98,14 +98,18 @@ def test_doubts_weigh_a_sample_down_and_break_ties() -> None:
     assert best == 1 and share == pytest.approx((1 / 3) / (1 / 3 + 1 / 11))  # doing nothing weighs 10
 
 
-def test_a_tie_goes_to_the_answer_that_needed_no_repair() -> None:
+def test_a_tie_goes_to_the_answer_clean_on_its_first_attempt() -> None:
     """nl4opt_test_115 (2026-12-07): three samples, three answers; the repaired 100 and the first-attempt 62.5
-    (right) weighed the same, and sample order gave it to the repaired one."""
+    (right, no doubt) weighed the same, and sample order gave it to the repaired one. Between two answers
+    that are not clean, sample order still decides (nl4opt_test_257: the right 98 took more repairs)."""
     repaired, first_time = _result(100), _result(62)
     repaired.repairs = 1
     assert vote([_result(0, domain="continuous"), repaired, first_time])[0] == 2
     first_time.repairs = 1
     assert vote([_result(0, domain="continuous"), repaired, first_time])[0] == 1  # else the earlier sample
+    repaired.repairs, first_time.repairs = 3, 1
+    repaired.doubts, first_time.doubts = ["a"], ["b"]
+    assert vote([repaired, first_time])[0] == 0
 
 
 def test_ladder() -> None:
