@@ -15,7 +15,9 @@ from importlib import resources
 from typing import Any
 
 from agent.layouts import LAYOUTS
+from formalizers.expr import BinOp, ExprError, Node, Num, Unary, parse_expr
 from formalizers.ir import IRError, ModelIR, parse_ir
+from formalizers.unparse import to_text
 
 MAX_PROBLEM_CHARS = 20_000
 
@@ -791,6 +793,59 @@ def expression_numbers(expr: str) -> set[float]:
     if _BARE_TERM.search(expr):
         found.add(1.0)
     return found
+
+
+def _signed_terms(node: Node, sign: float = 1.0) -> list[tuple[float, Node]]:
+    """The terms of a sum with their signs, through nested `+`, `-` and negation: `a - (b + 3)` is +a, -b, -3."""
+    if isinstance(node, BinOp) and node.op in "+-":
+        return _signed_terms(node.left, sign) + _signed_terms(node.right, sign if node.op == "+" else -sign)
+    if isinstance(node, Unary) and node.op == "-":
+        return _signed_terms(node.operand, -sign)
+    return [(sign, node)]
+
+
+def _constant_value(node: Node) -> float | None:
+    """The value of an expression made of numbers only; None when it names anything or divides by zero."""
+    if isinstance(node, Num) and not isinstance(node.value, bool):
+        return float(node.value)
+    if isinstance(node, Unary) and node.op == "-":
+        inner = _constant_value(node.operand)
+        return None if inner is None else -inner
+    if not isinstance(node, BinOp):
+        return None
+    a, b = _constant_value(node.left), _constant_value(node.right)
+    if a is None or b is None or (node.op == "/" and b == 0):
+        return None
+    if node.op == "^":
+        return a**b if abs(b) <= 8 and (a > 0 or float(b).is_integer()) else None
+    return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else 0.0}.get(node.op)
+
+
+def objective_offset(expr: str, problem: str) -> tuple[float, str] | None:
+    """(the constant, the objective without it) when the objective adds a constant whose parts the text never
+    states, beside terms with variables.
+
+    nl4opt_test_020 maximized `6*banana_haters + 7*combo - 180 - 150` (180 and 150 are products of the text's
+    numbers, stated nowhere), answered -316 for a profit whose label is 14, and won the vote. A constant cannot
+    change the best plan, only the value reported for it, so without it the objective is exact; a constant the
+    text states ("a fixed fee of $500") is kept.
+    """
+    try:
+        terms = _signed_terms(parse_expr(expr))
+    except ExprError:
+        return None
+    constants = [(sign, value) for sign, term in terms if (value := _constant_value(term)) is not None]
+    varying = [(sign, term) for sign, term in terms if _constant_value(term) is None]
+    total = sum(sign * value for sign, value in constants)
+    if not varying or total == 0:
+        return None
+    stated = _numbers(problem)
+    if _close_to(abs(total), stated) or all(_close_to(abs(value), stated) for _, value in constants):
+        return None
+    rest: Node = varying[0][1] if varying[0][0] > 0 else Unary("-", varying[0][1])
+    for sign, term in varying[1:]:
+        rest = BinOp("+" if sign > 0 else "-", rest, term)
+    return total, to_text(rest)
 
 
 def copied_example(data: ModelIR) -> str | None:

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal, TypedDict
 
-from agent.figures import OBJECTIVE, constraint_findings, data_comparison, describe, goal_words, objective_findings
+from agent.figures import (
+    OBJECTIVE,
+    borrowed_figures,
+    constraint_findings,
+    data_comparison,
+    describe,
+    goal_words,
+    objective_findings,
+)
 from agent.formalize import (
     NUMBER_TOKEN,
     assignment_rows_missing,
@@ -36,10 +44,12 @@ from agent.formalize import (
     implication_turned_around,
     invented_numbers,
     inverted_fraction,
+    limit_sides,
     listed_limits_as_total,
     number_counts,
     numbers_used_twice,
     objective_cap,
+    objective_offset,
     output_schema,
     own_words,
     parse_model_output,
@@ -617,7 +627,12 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
             lines.append(f'{c.name} ({c.expr}) {how}: its sentence says "{words}" ("{c.source}"), '
                          f"which needs {want}.")
     if problem:
+        offset = _objective_offset(ir, problem)
+        if offset is not None and ir.objective is not None:
+            lines.append(f"The objective ({ir.objective.expr}) adds {offset[0]:g}, which the text never states: a "
+                         f"constant cannot change the best plan, only the value reported; write {offset[1]}.")
         lines += [line for line, _ in _figure_findings(ir, problem).values()]
+        lines += _borrowed_figure_lines(ir, problem)
         flat = [(c.name, c.expr) for c in ir.constraints if not c.forall]
         split = total_split_per_item(flat, problem)
         for names_, total, sentence in split:
@@ -737,6 +752,28 @@ def _figure_findings(ir: ModelIR, problem: str) -> dict[str, tuple[str, str | No
     return found
 
 
+def _objective_offset(ir: ModelIR, problem: str) -> tuple[float, str] | None:
+    """`objective_offset` of a flat model's objective: in an indexed one a constant may be a sum of the fixed
+    costs its tables list one by one."""
+    if ir.objective is None or any(v.index for v in ir.variables):
+        return None
+    return objective_offset(ir.objective.expr, problem)
+
+
+def _borrowed_figure_lines(ir: ModelIR, problem: str) -> list[str]:
+    """`borrowed_figures` of a flat model, one doubt each: a question for the model, since which item the
+    figures belong to is what went wrong."""
+    if any(v.index for v in ir.variables):
+        return []
+    described = {v.name: v.description or "" for v in ir.variables}
+    rows = [sides[0] for c in ir.constraints if not c.forall and (sides := limit_sides(c.expr)) is not None]
+    rows += [ir.objective.expr] if ir.objective else []
+    return [f"{name} has no figure in the text, yet its coefficients ({', '.join(f'{c:g}' for c in used)}) are "
+            f"{owner}'s: each item's figures belong to that item; a variable for something the text gives no "
+            "data is not one of the decisions."
+            for name, owner, used in borrowed_figures(rows, problem, described)]
+
+
 def _data_comparison(c: Constraint, described: dict[str, str], problem: str) -> bool:
     return bool(problem) and not c.forall and data_comparison(c.expr, c.source, problem, described)
 
@@ -807,6 +844,9 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
     for name, (_, rows) in _choice_findings(ir, problem).items() if problem else ():
         if name not in rewrites:
             rewrites[name] = rows
+    offset = _objective_offset(ir, problem) if problem else None
+    if offset is not None:
+        rewrites[OBJECTIVE] = [(OBJECTIVE, offset[1])]
     for name, (_, fixed) in _figure_findings(ir, problem).items() if problem else ():
         if fixed is not None and name not in rewrites and name not in twice:
             rewrites[name] = [(name, fixed)]

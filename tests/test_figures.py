@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agent.benchdata import load_benchmark
-from agent.figures import OBJECTIVE, constraint_findings, data_comparison, figures, objective_findings
+from agent.figures import OBJECTIVE, borrowed_figures, constraint_findings, data_comparison, figures, objective_findings
 from agent.formalize import (
     bound_on_wrong_variable,
     direction_conflict,
@@ -200,3 +200,17 @@ def test_a_rate_keeps_what_follows_its_basis() -> None:
     assert {"medic", "brain"} <= found[("machine_1_time", 0.8)]
     assert {"medic", "heart"} <= found[("machine_2_time", 0.3)]
     assert "minut" not in found[("machine_1_time", 0.8)]
+
+
+def test_an_item_the_text_gives_no_data_cannot_own_another_items_figures() -> None:
+    """nl4opt_test_141's second sample: `prepared_meals` with the turkey dinner's figures, all shifted one
+    item along. The gold rows of the same problem, with the two items the text names, raise nothing."""
+    text = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_141"]))).problem
+    three = {"prepared_meals": "number of pre prepared meals", "turkey_dinner": "number of turkey dinners",
+             "tuna_salad": "number of tuna salads"}
+    rows = ["20*prepared_meals + 30*turkey_dinner + 18*tuna_salad", "30*prepared_meals + 25*turkey_dinner + "
+            "25*tuna_salad", "12*prepared_meals + 8*turkey_dinner + 8*tuna_salad"]
+    assert borrowed_figures(rows, text, three) == [("prepared_meals", "turkey_dinner", [20.0, 30.0, 12.0])]
+    two = {"turkey_dinner": "turkey dinner", "tuna_salad": "tuna salad sandwich"}
+    gold = ["20*turkey_dinner + 18*tuna_salad", "30*turkey_dinner + 25*tuna_salad", "12*turkey_dinner + 8*tuna_salad"]
+    assert borrowed_figures(gold, text, two) == []
