@@ -303,7 +303,7 @@ _LEADING = frozenset("number amount quantity total of the".split())
 _WHOLE_NUMBERS = re.compile(r"\b(integers?|integral|whole|indivisible|cannot be (?:split|divided))\b", re.I)
 
 
-def _measures_a_divisible_unit(name: str, description: str) -> bool:
+def measures_a_divisible_unit(name: str, description: str) -> bool:
     """The variable is an amount of a divisible unit: its description starts with one ("acres planted with
     potatoes", "number of hours machine A runs"), or, with no description, its name holds one ("x_minutes").
     A count of things that merely mention a unit stays a count ("number of 5 kg bags", "30-minute ads",
@@ -336,7 +336,7 @@ def _divisible_measures(data: dict[str, Any], problem: str) -> list[str]:
     changed = []
     for v in data.get("variables") or []:
         if (isinstance(v, dict) and v.get("domain") == "integer"
-                and _measures_a_divisible_unit(str(v.get("name") or ""), str(v.get("description") or ""))):
+                and measures_a_divisible_unit(str(v.get("name") or ""), str(v.get("description") or ""))):
             v["domain"] = "continuous"
             changed.append(str(v.get("name")))
     return changed

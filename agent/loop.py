@@ -46,6 +46,7 @@ from agent.formalize import (
     inverted_fraction,
     limit_sides,
     listed_limits_as_total,
+    measures_a_divisible_unit,
     number_counts,
     numbers_used_twice,
     objective_cap,
@@ -414,7 +415,8 @@ class RepairLoop:
                               "wrong direction.")
         for v in ir.variables:
             found = _fractional_entry(v.name, result.values.get(v.name))
-            if v.domain == "continuous" and found is not None and _counts_things(v.name, v.description or ""):
+            counts = _counts_things(v.name, v.description or "", state["problem"])
+            if v.domain == "continuous" and found is not None and counts:
                 entry, value = found
                 doubts.append(f'{entry} = {value:g}, but "{v.description or v.name}" counts whole things: if they '
                               'cannot be split, make it "integer".')
@@ -740,8 +742,8 @@ def _figure_findings(ir: ModelIR, problem: str) -> dict[str, tuple[str, str | No
     described = {v.name: v.description or "" for v in ir.variables}
     found: dict[str, tuple[str, str | None]] = {}
     for c in ir.constraints:
-        findings, fixed = constraint_findings(c.expr, c.source, c.name, problem, described) if not c.forall \
-            else ([], None)
+        findings, fixed = constraint_findings(c.expr, c.source, c.name, problem, described,
+                                              limit_alone=_limit_alone(c, ir)) if not c.forall else ([], None)
         if findings:
             found[c.name] = (" ".join(describe(f, f"{c.name} ({c.expr})") for f in findings), fixed)
     if ir.objective is not None:
@@ -758,6 +760,15 @@ def _objective_offset(ir: ModelIR, problem: str) -> tuple[float, str] | None:
     if ir.objective is None or any(v.index for v in ir.variables):
         return None
     return objective_offset(ir.objective.expr, problem)
+
+
+def _limit_alone(c: Constraint, ir: ModelIR) -> bool:
+    """Whether no other row of the model uses the number `c` is limited by (nl4opt_test_111's fat row took
+    vitamin C's 100, which the vitamin C row also uses: which of them the sentence is about is not known)."""
+    sides = limit_sides(c.expr)
+    limit = expression_numbers(sides[2]) - {0.0, 1.0} if sides else set()
+    others = [o.expr for o in ir.constraints if o.name != c.name]
+    return bool(limit) and not any(limit & expression_numbers(expr) for expr in others)
 
 
 def _borrowed_figure_lines(ir: ModelIR, problem: str) -> list[str]:
@@ -1024,8 +1035,21 @@ def _unused_number_lines(ir: ModelIR, problem: str) -> list[str]:
 _COUNTING = re.compile(r"\b(number of|how many|count of)\b|^(num|n)_", re.I)
 
 
-def _counts_things(name: str, description: str) -> bool:
-    return bool(_COUNTING.search(description) or _COUNTING.search(name))
+_ASKS_HOW_MANY = re.compile(r"\bhow many\s+([a-z]+)", re.I)
+
+
+def _counts_things(name: str, description: str, problem: str = "") -> bool:
+    """Whether the variable counts whole things: "number of ..." in its words, or the question asks how many of
+    what it measures ("how many servings of each should he eat", nl4opt_test_114: servings left continuous
+    answered 55.6). Of the 29 problems of `in_orlm245` that ask "how many <noun>" and whose official
+    formulation has different LP and ILP optima, 23 are labelled with the ILP one. Divisible units (kg, acres,
+    hours) are not counts."""
+    if _COUNTING.search(description) or _COUNTING.search(name):
+        return True
+    if not problem or measures_a_divisible_unit(name, description):
+        return False
+    asked = {w.lower() for w in _ASKS_HOW_MANY.findall(problem)} - {"of", "each", "more", "units", "times"}
+    return bool(asked) and bool(word_stems(" ".join(asked)) & word_stems(f"{name} {description}"))
 
 
 def _fractional_entry(name: str, value: Any, keys: tuple[str, ...] = ()) -> tuple[str, float] | None:

@@ -214,3 +214,20 @@ def test_an_item_the_text_gives_no_data_cannot_own_another_items_figures() -> No
     two = {"turkey_dinner": "turkey dinner", "tuna_salad": "tuna salad sandwich"}
     gold = ["20*turkey_dinner + 18*tuna_salad", "30*turkey_dinner + 25*tuna_salad", "12*turkey_dinner + 8*tuna_salad"]
     assert borrowed_figures(gold, text, two) == []
+
+
+def test_a_limit_no_other_row_uses_is_read_by_its_sentence_over_the_rows_name() -> None:
+    """nl4opt_test_114's greedy answer: `fat: 2*apple_servings + 4*carrot_servings <= 100`, the only 100 of the
+    text, "at most 100 units of folate", on the fat figures. Name and sentence name two columns; the sentence
+    is the text's, so the row is read as folate. Where another row also uses the limit (111's vitamin C row,
+    192's patients row, tested above), nothing changes."""
+    text = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_114"]))).problem
+    variables = {"apple_servings": "servings of apple flavored baby food",
+                 "carrot_servings": "servings of carrot flavored baby food"}
+    sentence = next(s for s in text.split(". ") if "100 units of folate" in s)
+    row = "2*apple_servings + 4*carrot_servings <= 100"
+    assert constraint_findings(row, sentence, "fat", text, variables) == ([], None)
+    findings, fixed = constraint_findings(row, sentence, "fat", text, variables, limit_alone=True)
+    assert {(f.kind, f.variable, f.used, f.want.value if f.want else None) for f in findings} == {
+        ("wrong", "apple_servings", 2.0, 5.0), ("wrong", "carrot_servings", 4.0, 3.0)}
+    assert fixed == "5*apple_servings + 3*carrot_servings <= 100"

@@ -276,7 +276,7 @@ def test_an_amount_of_a_divisible_unit_in_an_lp_is_continuous_unless_the_text_as
     the LP's 14,375)."""
     import solvers
     from agent.benchdata import load_benchmark
-    from agent.formalize import _measures_a_divisible_unit
+    from agent.formalize import measures_a_divisible_unit
 
     problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_045"])))
     raw = (Path(__file__).parent / "fixtures" / "berry_farm_integer_acres.json").read_text()
@@ -298,7 +298,7 @@ def test_an_amount_of_a_divisible_unit_in_an_lp_is_continuous_unless_the_text_as
             ("ads", "number of 30-minute ads", False), ("trucks", "number of trucks per hour", False),
             ("servings", "servings of apple baby food", False), ("square_tables", "number of square tables", False),
             ("liter_bottles", "number of 1-liter bottles", False)]:
-        assert _measures_a_divisible_unit(name, description) is divisible, (name, description)
+        assert measures_a_divisible_unit(name, description) is divisible, (name, description)
 
 
 @pytest.mark.parametrize(("found", "expr", "expected"), [

@@ -142,6 +142,20 @@ def test_a_variable_holding_another_items_figures_is_doubted() -> None:
     assert result.objective == problem.answer == 72.0
 
 
+def test_a_row_named_for_one_column_with_the_limit_of_another_is_rewritten_by_the_sentence() -> None:
+    """nl4opt_test_114 (recorded at 49400a7): the greedy answer writes "at most 100 units of folate" with the fat
+    figures, named `fat`; no other row uses 100, so the sentence decides and the loop rewrites the row with the
+    folate figures. The answer is then 54, the ILP optimum of the official formulation and two published
+    labels; SIRL's label, 50, reads "three times as many" as an equality, so it stays wrong by the metric."""
+    problem, result, _ = _replay("limit_by_its_sentence", "pipeline", "nl4opt_test_114")
+    events = result.trace.to_dict()["events"]
+    first = next(e for e in events if e["kind"] == "rewrite")
+    assert first["rewrites"] == {"fat": ["2*apple_servings + 4*carrot_servings <= 100",
+                                         "5*apple_servings + 3*carrot_servings <= 100"]}
+    assert first["objective"] == 54.0 == problem.extras["gold_declaration_optimum"]["ilp"]
+    assert problem.answer == 50.0 and result.objective == 54.0
+
+
 def test_a_rewrite_that_shows_another_is_applied_again() -> None:
     """nl4opt_test_115 (recorded at 38392ad): "at least 50 units of fertilizer" written as `seeds_units <= 50`.
     One round of rewrites moved it to `fertilizer_units <= 50` (doing nothing was then optimal, and doubted);
@@ -893,3 +907,16 @@ def test_a_right_max_min_answer_written_in_units_raises_no_doubt() -> None:
     assert _doubts_of(raw["response"], problem) == []
     one_bound_wrong = raw["response"].replace("east <= 300000", "east <= 500000", 1)  # South's number on East
     assert any("limit the same expression" in d for d in _doubts_of(one_bound_wrong, problem))
+
+
+def test_a_question_asking_how_many_of_a_thing_makes_it_a_count() -> None:
+    """"how many servings of each should he eat" (nl4opt_test_114): servings left continuous are doubted when
+    fractional; acres stay divisible although the question asks how many, and a question about another thing
+    says nothing of this variable."""
+    from agent.loop import _counts_things
+
+    asks = "If the baby can consume at most 100 units of folate, how many servings of each should he eat?"
+    assert _counts_things("apple_servings", "servings of apple flavored baby food", asks)
+    assert not _counts_things("apple_servings", "servings of apple flavored baby food")
+    assert not _counts_things("corn", "acres of corn", "How many acres of each crop should be planted?")
+    assert not _counts_things("fuel", "litres of fuel", "How many trucks should be sent?")
