@@ -135,20 +135,25 @@ def _phrase(sentence: str, start: int, end: int) -> tuple[str, str]:
 def _figures(problem: str, variables: tuple[tuple[str, str], ...]) -> tuple[Figure, ...]:
     described = dict(variables)
     every, own = _variable_words(described)
-    mentioned_words = set().union(*every.values()) if every else set()
+    mentioned_words = _item_words(problem, described)
     numbered = numbered_words(problem)
+    compounds = _hyphenated_names(problem, tuple(described))
     found = []
     for sentence in sentences(problem):
         words = tokens(sentence)
-        mentions = [(at, v) for at, w in words for v in own if w in own[v]]
+        spans = {v: [c.span() for c in pattern.finditer(sentence)] for v, pattern in compounds.items()}
+        mentions = [(at, v) for at, w in words for v in own
+                    if w in own[v] and (v not in spans or any(a <= at < b for a, b in spans[v]))]
         if not mentions:
             continue
         text = _blank(numbered, _blank(LABEL_NUMBERS, sentence))
+        for pattern in compounds.values():
+            text = _blank(pattern, text)
         for m in NUMBER_TOKEN.finditer(text):
             if m.group(2) or any(p.start() < m.start() < p.end() for p in PER_ONE_UNIT.finditer(text)):
                 continue  # a percentage is a share, the 1 of "for 1 hour" the basis of the rates, not figures
-            following = stems(" ".join(text[m.end():].split()[:3]))
-            if any(following & own[v] for v in own):
+            reach = m.end() + len(re.match(r"(?:\s*\S+){0,3}", text[m.end():]).group())  # type: ignore[union-attr]
+            if any(m.end() < at < reach for at, _ in mentions):
                 continue  # "10 large wagons": a count of an item, not a figure of it
             before = [(at, v) for at, v in mentions if at < m.start()]
             after = [(at, v) for at, v in mentions if at > m.end()]
@@ -167,6 +172,31 @@ def _figures(problem: str, variables: tuple[tuple[str, str], ...]) -> tuple[Figu
                 found.append(Figure(item, float(m.group(1).replace(",", "")), shown, measured, sentence,
                                     frozenset(stems(behind) - _STOP - mentioned_words)))
     return tuple(found)
+
+
+@cache
+def _hyphenated_names(problem: str, names: tuple[str, ...]) -> dict[str, re.Pattern[str]]:
+    """Variable -> its name as the text writes it hyphenated, for names the text writes so ("palladium-heavy").
+
+    nl4opt_test_257's items are a palladium-heavy and a platinum-heavy catalyst, and each needs "15 units of
+    platinum and 25 units of palladium": read word by word, every resource was a mention of an item, the 25
+    went to the other catalyst and the 15 was taken for a count of it. Where the text hyphenates a name, only
+    that compound names the item."""
+    out = {}
+    for name in names:
+        parts = [p for p in name.lower().split("_") if p]
+        if len(parts) > 1 and re.search(r"\b" + "-".join(map(re.escape, parts)) + r"\b", problem, re.I):
+            out[name] = re.compile(r"\b" + r"[-\s]".join(map(re.escape, parts)) + r"\b", re.I)
+    return out
+
+
+def _item_words(problem: str, variables: dict[str, str]) -> set[str]:
+    """The words that name the variables' items, which say nothing of what a number measures; not the words of
+    a name the text hyphenates, which said alone are other things ("units of platinum" beside the
+    platinum-heavy catalyst)."""
+    every, _ = _variable_words(variables)
+    words = set().union(*every.values()) if every else set()
+    return words - {w for name in _hyphenated_names(problem, tuple(variables)) for w in stems(name, identifier=True)}
 
 
 def figures(problem: str, variables: dict[str, str]) -> tuple[Figure, ...]:
@@ -271,7 +301,8 @@ def row_findings(terms: dict[str, float], row_words: list[tuple[int, str]], foun
         if len(terms) > 1 and len({f.variable for f in found if key in f.stems}) < 2:
             continue  # one item's word ("version" of "commercial version"), not a column of the table
         counts_it = not plain_sum or key in fig.unit  # "hours >= 10000 images" beside "60 images per hour"
-        if coef != fig.value and (coef in own_values or coef == 1 and not counted) and counts_it:
+        others = {f.value for f in found if f.variable != var and key in f.stems}  # the same column, another item's
+        if coef != fig.value and (coef in own_values or coef in others or coef == 1 and not counted) and counts_it:
             out.append(Finding("wrong", var, coef, fig, key))
     if may_add and has_key and not counted:  # a count leaves nobody's figure out
         for var in variables:
@@ -361,14 +392,14 @@ def constraint_findings(expr: str, source: str, name: str, problem: str, variabl
     if terms is None or not set(terms) <= set(variables):
         return [], None
     found = figures(problem, variables)
-    every, _ = _variable_words(variables)
-    words = _limit_words(expr, source, name, set().union(*every.values()), found)
+    items = _item_words(problem, variables)
+    words = _limit_words(expr, source, name, items, found)
     if not found or not words:
         return [], None
     if len(terms) == 1 and next(iter(terms.values())) == 1:
         return [], None  # a bound on one variable ("at least 5 large pieces") counts it: no figure of it
     findings = row_findings(terms, words, found, list(variables), may_add=len(terms) >= 2)
-    said = _limit_words(expr, source, "", set().union(*every.values()), found) if limit_alone and not findings \
+    said = _limit_words(expr, source, "", items, found) if limit_alone and not findings \
         else []
     if said and said != words:  # nl4opt_test_114 named a row "fat" and gave it the only 100 of the text, "at
         # most 100 units of folate": with both words the column is a guess, with the sentence's it is folate
@@ -384,8 +415,7 @@ def objective_findings(expr: str, problem: str, variables: dict[str, str]) -> tu
     one once instead (nl4opt_test_148)."""
     terms = linear_terms(expr)
     found = figures(problem, variables)
-    every, _ = _variable_words(variables)
-    goal = goal_words(problem, set().union(*every.values())) if found else None
+    goal = goal_words(problem, _item_words(problem, variables)) if found else None
     if terms is None or not set(terms) <= set(variables) or goal is None:
         return [], None, ""
     words, counts, goal_text = goal

@@ -231,3 +231,20 @@ def test_a_limit_no_other_row_uses_is_read_by_its_sentence_over_the_rows_name() 
     assert {(f.kind, f.variable, f.used, f.want.value if f.want else None) for f in findings} == {
         ("wrong", "apple_servings", 2.0, 5.0), ("wrong", "carrot_servings", 4.0, 3.0)}
     assert fixed == "5*apple_servings + 3*carrot_servings <= 100"
+
+
+def test_a_hyphenated_item_is_named_only_by_its_compound() -> None:
+    """nl4opt_test_257: a palladium-heavy and a platinum-heavy catalyst, each needing "15 units of platinum and
+    25 units of palladium". Word by word, every resource was a mention of an item (the 25 went to the other
+    catalyst, the 15 was taken for a count). Read by the compounds, each catalyst has its own three figures,
+    and the second sample's rows (`palladium_heavy*20 + platinum_heavy*14 <= 450`: each item given the other's
+    or another column's figure) are rewritten to the official formulation, whose optimum is the label."""
+    ir, problem, answer = _answer("257")
+    read = {(f.variable, f.value, f.words) for f in figures(problem, _described(ir))}
+    assert {("palladium_heavy", 15.0, "units of platinum"), ("palladium_heavy", 25.0, "units of palladium"),
+            ("platinum_heavy", 20.0, "units of platinum"), ("platinum_heavy", 14.0, "units of palladium")} <= read
+    assert _objective(ir) == pytest.approx(113.0)
+    fixed = apply_rewrites(ir, exact_rewrites(ir, problem))
+    assert [c.expr for c in fixed.constraints] == ["15*palladium_heavy + 20*platinum_heavy <= 450",
+                                                   "25*palladium_heavy + 14*platinum_heavy <= 390"]
+    assert _objective(fixed) == answer == 98.0
