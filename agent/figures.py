@@ -399,8 +399,7 @@ def constraint_findings(expr: str, source: str, name: str, problem: str, variabl
     if len(terms) == 1 and next(iter(terms.values())) == 1:
         return [], None  # a bound on one variable ("at least 5 large pieces") counts it: no figure of it
     findings = row_findings(terms, words, found, list(variables), may_add=len(terms) >= 2)
-    said = _limit_words(expr, source, "", items, found) if limit_alone and not findings \
-        else []
+    said = _limit_words(expr, source, "", items, found) if limit_alone and not findings else []
     if said and said != words:  # nl4opt_test_114 named a row "fat" and gave it the only 100 of the text, "at
         # most 100 units of folate": with both words the column is a guess, with the sentence's it is folate
         findings = row_findings(terms, said, found, list(variables), may_add=len(terms) >= 2)
@@ -462,17 +461,19 @@ def borrowed_figures(rows: list[str], problem: str, variables: dict[str, str]) -
     shifted one along; it solved with no doubt (64) and beat the right greedy answer (72) in the vote. An item
     the text gives no data cannot own another item's figures: it is made up, or the figures are shifted."""
     found = figures(problem, variables)
-    owners = {f.variable for f in found}
-    if len(owners) < 2:
+    owned: dict[str, set[float]] = {}
+    for f in found:
+        owned.setdefault(f.variable, set()).add(f.value)
+    if len(owned) < 2:
         return []
     sums = [t for t in (linear_terms(r) for r in rows) if t is not None]
     out = []
     for variable in variables:
         coefficients = [t[variable] for t in sums if variable in t]
-        if variable in owners or len(set(coefficients)) < 2:
+        if variable in owned or len(set(coefficients)) < 2:
             continue
-        for owner in sorted(owners):
-            if all(c in {f.value for f in found if f.variable == owner} for c in coefficients):
+        for owner in sorted(owned):
+            if set(coefficients) <= owned[owner]:
                 out.append((variable, owner, coefficients))
                 break
     return out

@@ -818,7 +818,9 @@ def _constant_value(node: Node) -> float | None:
         return None
     if node.op == "^":
         return a**b if abs(b) <= 8 and (a > 0 or float(b).is_integer()) else None
-    return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else 0.0}.get(node.op)
+    if node.op == "/":
+        return a / b
+    return {"+": a + b, "-": a - b, "*": a * b}.get(node.op)
 
 
 def objective_offset(expr: str, problem: str) -> tuple[float, str] | None:
@@ -834,8 +836,9 @@ def objective_offset(expr: str, problem: str) -> tuple[float, str] | None:
         terms = _signed_terms(parse_expr(expr))
     except ExprError:
         return None
-    constants = [(sign, value) for sign, term in terms if (value := _constant_value(term)) is not None]
-    varying = [(sign, term) for sign, term in terms if _constant_value(term) is None]
+    valued = [(sign, term, _constant_value(term)) for sign, term in terms]
+    constants = [(sign, value) for sign, _, value in valued if value is not None]
+    varying = [(sign, term) for sign, term, value in valued if value is None]
     total = sum(sign * value for sign, value in constants)
     if not varying or total == 0:
         return None

@@ -415,8 +415,8 @@ class RepairLoop:
                               "wrong direction.")
         for v in ir.variables:
             found = _fractional_entry(v.name, result.values.get(v.name))
-            counts = _counts_things(v.name, v.description or "", state["problem"])
-            if v.domain == "continuous" and found is not None and counts:
+            if v.domain == "continuous" and found is not None and _counts_things(v.name, v.description or "",
+                                                                                       state["problem"]):
                 entry, value = found
                 doubts.append(f'{entry} = {value:g}, but "{v.description or v.name}" counts whole things: if they '
                               'cannot be split, make it "integer".')
