@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.llm.base import DEFAULT_LLM_TIMEOUT
-from agent.strategies import LAYOUT_HELP, STRATEGY_HELP
+from agent.strategies import DEFAULT_PROBLEM_TIMEOUT, LAYOUT_HELP, STRATEGY_HELP
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="English optimization problems -> validated models and solutions.")
@@ -262,7 +262,7 @@ def _make_llm(spec: str, base_url: str | None, pull: bool = True):
     options = {"base_url": base_url} if kind == "openai" and base_url else {}
     try:
         return make_llm(spec, **options)
-    except (LLMError, ValueError) as e:
+    except (LLMError, ValueError, OSError) as e:
         raise _fail(str(e)) from None
 
 
@@ -280,10 +280,10 @@ def solve(problem: Annotated[str, typer.Argument(help="problem text file, or - f
           time_limit: Annotated[float, typer.Option(min=0.1, max=3600, help="seconds per solver call")] = 20.0,
           llm_timeout: Annotated[float, typer.Option(min=1, max=3600, help="seconds per model call")]
           = DEFAULT_LLM_TIMEOUT,
-          time_budget: Annotated[float | None, typer.Option(
+          time_budget: Annotated[float, typer.Option(
               min=1, help="seconds for the whole problem: model calls end there, solver calls get what is left; "
                           "once a sample has an answer, the vote stops when less time is left than a model call took")]
-          = None,
+          = DEFAULT_PROBLEM_TIMEOUT,
           seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
           explain: Annotated[bool, typer.Option(help="explain an infeasible request and suggest a relaxation")]
           = True,

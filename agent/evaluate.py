@@ -61,6 +61,7 @@ from agent.metrics import (
     score_grid,
     score_numeric,
 )
+from agent.strategies import DEFAULT_PROBLEM_TIMEOUT
 from agent.trace import Trace
 
 RESULTS_FILE = "results.jsonl"
@@ -69,7 +70,6 @@ METRICS_FILE = "metrics.json"
 TRACES_DIR = "traces"
 LOCK_FILE = ".lock"
 CONFIG_SCHEMA = 1
-DEFAULT_PROBLEM_TIMEOUT = 900.0
 MAX_MESSAGE = 2000
 # Keys of config.json["config"] that define the experiment: a resume must match all of them.
 IDENTITY_KEYS = (

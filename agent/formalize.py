@@ -20,6 +20,7 @@ from formalizers.ir import IRError, ModelIR, parse_ir
 from formalizers.unparse import to_text
 
 MAX_PROBLEM_CHARS = 20_000
+LONGEST_PROSE_TOKEN = 30  # characters; longer whitespace-free tokens are formulas, URLs or encoded data
 
 
 # "auto" writes a problem with more numbers than this in the indexed format. The largest NL4Opt test
@@ -102,10 +103,26 @@ def check_problem_text(text: str) -> str:
     if len(words) < 8 or sum(map(len, words)) < 0.08 * len(text):
         raise ProblemTextError("this does not read like an optimization problem (too few words); "
                                "describe the decisions, the limits and the goal in sentences")
+    if not _reads_as_prose(text, words):
+        raise ProblemTextError("this does not read like sentences (long unbroken tokens, mixed-case letter "
+                               "runs or two-letter fragments: encoded or random data); describe the decisions, "
+                               "the limits and the goal in sentences")
     if not _QUANTITY.search(text):
         raise ProblemTextError("this states no quantities (no numbers at all); an optimization or constraint "
                                "problem gives its limits, costs or counts")
     return text
+
+
+def _reads_as_prose(text: str, words: list[str]) -> bool:
+    """False for encoded or random data (base64, hex dumps, keys), which would cost minutes of model time.
+
+    Prose breaks into short whitespace-separated tokens, writes words in one case (or capitalized) and
+    most of them longer than two letters; a formula or a URL in a problem is a small share of it."""
+    tokens = text.split()
+    unbroken = sum(len(t) for t in tokens if len(t) > LONGEST_PROSE_TOKEN)
+    mixed_case = sum(1 for w in words if not (w.islower() or w.isupper() or w.istitle()))
+    two_letter = sum(1 for w in words if len(w) == 2)  # a hex dump's letters come in pairs, prose's rarely
+    return unbroken <= 0.5 * len(text) and mixed_case <= 0.25 * len(words) and two_letter <= 0.5 * len(words)
 
 
 def _compact(model: dict[str, Any]) -> str:

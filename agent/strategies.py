@@ -58,6 +58,9 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
              description="ir-repair with the model quoting each constraint's sentence (45% more tokens)"),
 )}
 DEFAULT_STRATEGY = "pipeline"
+# Seconds one problem may take, model and solver calls together: `eval`'s per-problem limit and `solve`'s
+# default budget, so that no input (garbage that passes the text checks included) runs for hours.
+DEFAULT_PROBLEM_TIMEOUT = 900.0
 # IR output formats: those of agent.layouts.LAYOUTS, or auto: indexed for a problem that states many
 # numbers (agent.formalize.choose_layout).
 LAYOUT_CHOICES = ("auto", *LAYOUTS)
