@@ -552,7 +552,10 @@ def _next_to(number: str, stems: set[str], sentence: str) -> bool:
 
 _SCALED = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*\*\s*)?([A-Za-z_]\w*)(?:\s*\*\s*(\d+(?:\.\d+)?))?\s*(<=|>=)\s*"
                      r"(\d[\d,]*(?:\.\d+)?)\s*$")
-_EACH = re.compile(r"\b(each|per|every|apiece|individually|any single|any one|respectively)\b", re.I)
+# "per day", "every hour" is a rate in time, not a limit on each item: "at most $100 in prizes every hour" is
+# one total (nl4opt_test_231: 2*throwing <= 100 and 3*climbing <= 100).
+_EACH = re.compile(r"\b(?:(?:each|per|every)(?!\s+(?:hour|day|week|month|year|shift|minute|night|season)s?\b)|"
+                   r"apiece|individually|any single|any one|respectively)\b", re.I)
 
 
 def total_split_per_item(constraints: list[tuple[str, str]], problem: str) -> list[tuple[list[str], str, str]]:
@@ -584,6 +587,14 @@ def total_split_per_item(constraints: list[tuple[str, str]], problem: str) -> li
     return found
 
 
+# "Each machine runs for at most 4000 hours", "Both machines are available for a maximum of 300 minutes": one
+# limit for each of them. "Each ad costs $1000 and attracts 400,000 viewers" states a figure, not a limit.
+_EACH_SUBJECT = re.compile(r"\b(?:each|every|both)\b(?!\s+(?:hour|day|week|month|year|shift|minute|night|season)s?\b)",
+                           re.I)
+_STATED_LIMIT = re.compile(r"\b(at most|at least|no more than|no less than|not exceed|cannot exceed|up to|maximum|"
+                           r"minimum|available)\b", re.I)
+
+
 def numbers_used_twice(problem: str, places: list[tuple[str, str]]) -> list[tuple[str, str, list[str]]]:
     """Numbers the text states once but the model uses in two places (two constraints, or one and the
     objective), one of them as a constraint's limit: one place took a number that belongs to the other's
@@ -597,7 +608,9 @@ def numbers_used_twice(problem: str, places: list[tuple[str, str]]) -> list[tupl
         for m in NUMBER_TOKEN.finditer(text):
             digits, percent = m.group(1), m.group(2) or ""
             value = float(digits.replace(",", ""))
-            each = bool(_EACH.search(re.split(r"[,;]", text[m.end():])[0]))  # "20 of each", "6 of any single"
+            before = re.split(r"[,;]", text[:m.start()])[-1]
+            each = bool(_EACH.search(re.split(r"[,;]", text[m.end():])[0])  # "20 of each", "6 of any single"
+                        or (_EACH_SUBJECT.search(before) and _STATED_LIMIT.search(before)))
             stated.setdefault(round(value / 100, 12) if percent else value, []).append(
                 (digits + percent, sentence, each))
     numbers = [(name, _numbers(expr), _numbers(sides[2]) if (sides := limit_sides(expr)) else set())

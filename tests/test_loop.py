@@ -515,6 +515,27 @@ def test_a_total_split_per_item_and_a_share_on_the_wrong_variable_are_doubted() 
                                    birds) is None  # nothing named after the percentage: no judgement
 
 
+def test_a_limit_per_hour_is_a_total_not_a_limit_on_each() -> None:
+    """nl4opt_test_231, the model's answer of the pipeline run of 2026-12-07 (commit 18a0b90), copied verbatim:
+    "at most $100 in prizes every hour" as 2*throwing <= 100 and 3*climbing <= 100; "every hour" read as "each"
+    let it pass every check (950 against the labelled 677.5). A rate in time is not a limit on each item, while
+    "Each machine runs for at most 4000 hours per year" still is one limit for each machine."""
+    from agent.formalize import numbers_used_twice, parse_model_output
+    from agent.loop import _constraint_doubt_lines
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_231"])))
+    raw = (Path(__file__).resolve().parent / "fixtures" / "amusement_prizes_total_per_game.json").read_text()
+    lines = _constraint_doubt_lines(parse_model_output(raw, problem.problem), problem.problem)
+    assert any(line.startswith("throwing_profit and climbing_profit each take the whole limit of") and
+               line.endswith("write one constraint, 2*throwing_games + 3*climbing_games <= 100.") for line in lines)
+    machines = "Each machine runs for at most 4000 hours per year. A ham takes 4 hours on A and 2.5 hours on B."
+    rows = [("a", "4*hams + 2*ribs <= 4000"), ("b", "2.5*hams + 3.5*ribs <= 4000")]
+    assert numbers_used_twice(machines, rows) == []
+    ads = "On z-tube, each ad costs $1000 and attracts 400,000 viewers. The budget is $10000."
+    used = numbers_used_twice(ads, [("cap", "z <= 400000"), ("views", "400000*z")])
+    assert [users for _, _, users in used] == [["cap", "views"]]
+
+
 def test_a_number_stated_once_and_used_twice_is_doubted() -> None:
     """nl4opt_test_131, the greedy answer of the pipeline run of 2026-12-02 (commit c9cfd92), copied verbatim:
     "Each mango contains 100 calories" also written as a sugar limit, "10*bananas + 8*mangoes <= 100"; with
