@@ -1192,6 +1192,56 @@ def ratio_direction(expr: str, sentence: str, variables: dict[str, str]) -> tupl
     return words.group(0), expr.replace(op, turned, 1)
 
 
+_COMPARATIVE = re.compile(r"\b(?:(no|not)\s+)?(?:(more|greater|larger|higher)|(fewer|less|smaller|lower))\b"
+                          r"(?=[^,;:.]*?\b(than)\b)|\b(at least|at most|no more|no fewer|no less)\s+as\s+many\b"
+                          r"(?=[^,;:.]*?\b(as)\b)", re.I)
+
+
+def comparison_direction(expr: str, sentence: str, variables: dict[str, str]) -> tuple[str, str] | None:
+    """(the sentence's comparative words, `expr` with its operator turned) when a plain comparison of two
+    variables points the other way than "more A than B" / "fewer A than B" / "at least as many A as B" says,
+    else None.
+
+    A is the larger after "more" (and "at least as many"), the smaller after "fewer"/"less" (and "at most as
+    many"); "no more than" turns it round. nl4opt_test_230: "the student must take more calcium pills than
+    vitamin D pills" written vitamin_d_pills >= calcium_pills (715 for 690) passed every check. Judged only
+    for `a op b` without coefficients (a ratio is `ratio_direction`'s), in a sentence with one comparative,
+    where the words after "than" (or "as") name one variable alone and the words of its clause before them
+    name the other (by words of its name or description that the first lacks)."""
+    m = _RATIO.match(expr)
+    if m is None or m.group(1) or m.group(4) or m.group(2) == m.group(5):
+        return None
+    left, op, right = m.group(2), m.group(3), m.group(5)
+    if left not in variables or right not in variables:
+        return None
+    found = list(_COMPARATIVE.finditer(sentence))
+    if len(found) != 1:
+        return None
+    said = found[0]
+    split = said.start(4) if said.group(4) else said.start(6)
+    clause_start = max(sentence.rfind(d, 0, said.start()) for d in ",;:") + 1
+    clause_end = min([i for d in ",;:." if (i := sentence.find(d, split)) >= 0] or [len(sentence)])
+    before, after = word_stems(sentence[clause_start:split]), word_stems(sentence[split:clause_end])
+    stems = {v: word_stems(f"{v} {variables[v]}") for v in (left, right)}
+    own = {left: stems[left] - stems[right], right: stems[right] - stems[left]}
+    named_after = [v for v in (left, right) if own[v] & after]
+    if len(named_after) != 1:
+        return None
+    second = named_after[0]
+    first = right if second == left else left
+    if not own[first] & before:
+        return None
+    if said.group(5):
+        first_is_larger = said.group(5).lower() in ("at least", "no fewer", "no less")
+    else:
+        first_is_larger = bool(said.group(2)) != bool(said.group(1))
+    larger = first if first_is_larger else second
+    if (larger == left) == op.startswith(">"):
+        return None
+    turned = {"<=": ">=", ">=": "<=", "<": ">", ">": "<"}[op]
+    return said.group(0), expr.replace(op, turned, 1)
+
+
 def _limit_words(sentence: str) -> list[tuple[str, re.Match[str]]]:
     """The sentence's limit words as ("upper" | "lower", match), a negation before one turning it round
     ("does not want to spend more than"); "more than" inside "no more than" is not read twice."""
@@ -1390,8 +1440,10 @@ def attach_sources(data: dict[str, Any], problem: str) -> None:
             elif shared >= 2 and _COMPARES.search(sentence):
                 # A comparison of variables alone ("van_trips >= truck_trips") comes from a sentence that
                 # names its things and compares or conditions; the words it shares rank before limit words
-                # (nl4opt_test_149: "needs at least 1500 boxes" beat "trips by van must be larger than").
-                score = (0, 0, shared, int(agrees))
+                # (nl4opt_test_149: "needs at least 1500 boxes" beat "trips by van must be larger than"), and a
+                # sentence comparing two things ("more A than B") ranks before one stating limits only
+                # (nl4opt_test_230: "at least 130 pills ... at least 40 should be vitamin D" beat it).
+                score = (0, 0, shared, 2 * int(bool(_COMPARATIVE.search(sentence))) + int(agrees))
             else:
                 continue
             if score > best_score:

@@ -31,6 +31,7 @@ from agent.formalize import (
     bound_on_wrong_variable,
     check_problem_text,
     choose_layout,
+    comparison_direction,
     conditional_choices,
     constraints_about,
     copied_example,
@@ -722,6 +723,11 @@ def _ratio_findings(c: Constraint, described: dict[str, str]) -> list[tuple[str,
         words, fixed = inverted
         found.append((f'{c.name} ({c.expr}) turns "{words}" around: its sentence ("{c.source}") makes the one '
                       f"named first {words} of the other, so it reads {fixed}.", fixed))
+    compared = comparison_direction(c.expr, c.source, described)
+    if compared is not None:
+        words, fixed = compared
+        found.append((f'{c.name} ({c.expr}) points the wrong way for "{words}" in its sentence ("{c.source}"), '
+                      f"so it reads {fixed}.", fixed))
     turned = ratio_direction(c.expr, c.source, described)
     if turned is not None:
         words, fixed = turned

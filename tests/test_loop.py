@@ -835,6 +835,42 @@ def test_exact_rewrites_give_the_fraction_and_the_per_item_rows() -> None:
     assert solve(rewritten.compile(), "milp", time_limit=10).status.value == "optimal"
 
 
+def test_more_a_than_b_turned_around_is_rewritten() -> None:
+    """nl4opt_test_230, the model's answer of the pipeline run of 2026-12-07 (commit 18a0b90), copied verbatim:
+    "the student must take more calcium pills than vitamin D pills" written vitamin_d_pills >= calcium_pills
+    passed every check (715 against the labelled 690): its row was given the sentence of "at least 130 pills",
+    which compares nothing. Now the comparing sentence is its source and the row is turned round."""
+    from agent.formalize import comparison_direction, parse_model_output
+    from agent.loop import apply_rewrites, exact_rewrites
+    from solvers import solve
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_230"])))
+    raw = (Path(__file__).resolve().parent / "fixtures" / "pills_more_than_turned_around.json").read_text()
+    ir = parse_model_output(raw, problem.problem)
+    row = next(c for c in ir.constraints if c.name == "vitamin_d_ratio")
+    assert row.source.startswith("Since vitamin D is complimentary to calcium")
+    rewrites = exact_rewrites(ir, problem.problem)
+    assert rewrites == {"vitamin_d_ratio": [("vitamin_d_ratio", "vitamin_d_pills <= calcium_pills")]}
+    assert solve(ir.compile(), "milp", time_limit=10).objective == 715
+    assert solve(apply_rewrites(ir, rewrites).compile(), "milp", time_limit=10).objective == problem.answer
+    vans = {"vans": "number of vans", "cars": "number of cars"}
+    for sentence, right in [("There must be more vans than cars.", "vans >= cars"),
+                            ("The number of vans must be fewer than the number of cars.", "vans <= cars"),
+                            ("The number of vans can be no more than the number of cars.", "vans <= cars"),
+                            ("At least as many vans as cars are needed.", "vans >= cars")]:
+        assert comparison_direction(right, sentence, vans) is None, sentence
+        wrong = right.replace(">=", "<=") if ">=" in right else right.replace("<=", ">=")
+        found = comparison_direction(wrong, sentence, vans)
+        assert found is not None and found[1] == right, sentence
+    # Both named before "than" (nl4opt_test_118's "vitamin pills ... larger than ... vitamin shots" with a
+    # variable named only "pills"): judged by the words after "than", which name the shots alone.
+    clinic = {"vitamin_shots": "vitamin shots", "pills": "pills"}
+    larger = ("Since pills are more popular, the number of batches of vitamin pills must be larger than the number "
+              "of batches of vitamin shots.")
+    assert comparison_direction("pills >= vitamin_shots", larger, clinic) is None
+    assert comparison_direction("2*pills >= vitamin_shots", larger, clinic) is None  # a ratio: not this check
+
+
 def test_limits_listed_one_per_item_written_on_their_sum_are_split() -> None:
     """nl4opt_test_032, the greedy answer of the pipeline run of 2026-12-03 (commit cb82ec2), copied verbatim:
     "limited to and most 8 regular models and 6 premium models" written regular + premium <= 8 (the repairs
