@@ -234,6 +234,34 @@ def _drop_objective_copies(data: dict[str, Any]) -> list[str]:
     return [str(c.get("name")) for c in dropped]
 
 
+_NONNEGATIVE = re.compile(r"^\s*(?:([A-Za-z_]\w*)\s*>=\s*0(?:\.0*)?|0(?:\.0*)?\s*<=\s*([A-Za-z_]\w*))\s*$")
+
+
+def _drop_nonnegativity(data: dict[str, Any]) -> list[str]:
+    """Remove constraints that only say a variable is at least 0, giving it `"lower": 0` instead.
+
+    Why: such a row restates what "lower" says, and no sentence states it, so it drew "matches no sentence"
+    doubts that cost a right answer its vote (nl4opt_test_257: 98, the label, lost to 109 on two such rows).
+    The model is the same with the bound. Returns the names removed."""
+    variables = {str(v.get("name")): v for v in data.get("variables") or []
+                 if isinstance(v, dict) and not v.get("index")}
+    constraints = data.get("constraints")
+    if not isinstance(constraints, list):
+        return []
+    dropped = []
+    for c in constraints:
+        m = _NONNEGATIVE.match(c["expr"]) if isinstance(c, dict) and isinstance(c.get("expr"), str) else None
+        variable = variables.get(m.group(1) or m.group(2)) if m and not c.get("forall") else None
+        if variable is None or variable.get("domain") == "binary":
+            continue
+        lower = variable.get("lower")
+        if lower is None or (isinstance(lower, (int, float)) and lower < 0):
+            variable["lower"] = 0
+        dropped.append(c)
+    data["constraints"] = [c for c in constraints if all(c is not d for d in dropped)]
+    return [str(c.get("name")) for c in dropped]
+
+
 def _inline_definitions(data: dict[str, Any]) -> list[str]:
     """Replace a "constraint" that only names an expression ("phone_revenue": "50*phone_space", no comparison)
     by that expression, in brackets, wherever its name is used; returns the names inlined.
@@ -293,6 +321,9 @@ def parse_model_output(text: str, problem: str | None = None, notes: list[str] |
         for name in _drop_objective_copies(data):
             if notes is not None:
                 notes.append(f"constraint {name} dropped: it only repeats the objective's expression")
+        for name in _drop_nonnegativity(data):
+            if notes is not None:
+                notes.append(f"constraint {name} dropped: it only says its variable is at least 0 (its lower bound)")
         objective = data.get("objective")
         if isinstance(objective, dict) and "goal" in objective:
             goal = objective.pop("goal")
@@ -1262,6 +1293,12 @@ def _limit_words(sentence: str) -> list[tuple[str, re.Match[str]]]:
 # teddy bears, 5 white teddy bears, and 15 brown" (a few words of what it counts, then "," or "and"). Only after
 # words that state nothing but a limit: "requires 15 units of platinum and 25 units of palladium" lists figures.
 _NEEDED_AFTER = re.compile(r"(?:\s+[A-Za-z]+){1,4}?\s+(?:needs?|must|ha(?:s|ve)) to\b(?!\s+not)", re.I)
+# "There are 450 units of platinum and 390 units of palladium available": a capacity said after its numbers, in
+# a clause that gives no item's figure (nl4opt_test_257: a row >= 450 on it passed every check).
+_LISTED_WORD = r"\s+(?!(?:and|or|but|they|he|she|it|we|there|which|that|each|per)\b)[A-Za-z%/-]+"
+_AVAILABLE_AFTER = re.compile(rf"(?:{_LISTED_WORD}){{1,4}}?(?:\s*(?:,\s*(?:and\s+)?|\s+and\s+)\$?\d[\d,]*(?:\.\d+)?"
+                              rf"(?:{_LISTED_WORD}){{1,4}}?)*\s+(?:(?:are|is)\s+)?(?:available|in stock|on hand)\b",
+                              re.I)
 _LIST_HEADS = re.compile(r"at (?:least|most)|no (?:more|less|fewer) than|minimum|maximum|up to", re.I)
 _LISTED = re.compile(r"(?:\s+[A-Za-z%/-]+){1,4}?\s*(?:,\s*(?:and\s+)?|\s+and\s+)\$?(\d[\d,]*(?:\.\d+)?)(?![\d.])")
 
@@ -1302,6 +1339,9 @@ def direction_conflict(expr: str, sentence: str) -> tuple[str, str] | None:
             after = _NEEDED_AFTER.match(sentence, m.end())
             if after and not m.group(2) and float(m.group(1).replace(",", "")) in limits:
                 said.setdefault("lower", sentence[m.start():after.end()])
+            available = _AVAILABLE_AFTER.match(sentence, m.end())
+            if available and not m.group(2) and float(m.group(1).replace(",", "")) in limits:
+                said.setdefault("upper", sentence[m.start():available.end()])
     if len(said) != 1:
         return None
     kind, words = next(iter(said.items()))

@@ -871,6 +871,38 @@ def test_more_a_than_b_turned_around_is_rewritten() -> None:
     assert comparison_direction("2*pills >= vitamin_shots", larger, clinic) is None  # a ratio: not this check
 
 
+def test_available_after_its_numbers_is_a_capacity_and_a_bare_nonnegativity_row_is_a_bound() -> None:
+    """nl4opt_test_257 in the run of 2026-12-07 at commit 8be2f6c (fixture: two answers of its trace, verbatim).
+    The first sample's repair wrote "There are 450 units of platinum and 390 units of palladium available" as
+    rate >= 450; the figures' rewrite fixed its coefficients, and 15*pd + 20*pt >= 450 passed every check
+    (109). The second sample's answer (98, the label) also listed `x >= 0` rows, which matched no sentence:
+    two doubts lost it the vote. Now "available" after the numbers reads as a capacity, and a row saying only
+    that a variable is at least 0 becomes its lower bound."""
+    from agent.formalize import parse_model_output
+    from agent.llm import make_llm
+    from agent.loop import RepairLoop
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_257"])))
+    answers = json.loads((FIXTURES.parent / "catalysts_available_and_nonnegativity.json").read_text())
+    loop = RepairLoop(make_llm(f"replay:{FIXTURES.parent / 'eval_replay.jsonl'}"))  # never asked
+    _, repaired = loop.review(problem.problem, answers["first_sample_repair"])
+    assert repaired["outcome"] == "RETRY"
+    assert repaired["feedback"].startswith("rate (15*palladium_heavy + 20*platinum_heavy >= 450) points the wrong "
+                                           'way: its sentence says "450 units of platinum and 390 units of '
+                                           'palladium available"')
+    notes: list[str] = []
+    ir = parse_model_output(answers["second_sample_fourth"], problem.problem, notes)
+    assert [c.name for c in ir.constraints] == ["platinum", "palladium"]
+    assert [v.lower for v in ir.variables] == [0, 0] and len(notes) == 2
+    as_written, reviewed = loop.review(problem.problem, answers["second_sample_fourth"])
+    assert reviewed["outcome"] == "SUCCESS" and reviewed["result"].objective == problem.answer == 98
+    unbounded = parse_model_output('{"variables": [{"name": "x"}, {"name": "y", "lower": 2}], "constraints": '
+                                   '[{"name": "a", "expr": "x >= 0"}, {"name": "b", "expr": "0 <= y"}, '
+                                   '{"name": "c", "expr": "x + y <= 4"}], "objective": {"sense": "maximize", '
+                                   '"expr": "x + y"}}')
+    assert [c.name for c in unbounded.constraints] == ["c"] and [v.lower for v in unbounded.variables] == [0, 2]
+
+
 def test_limits_listed_one_per_item_written_on_their_sum_are_split() -> None:
     """nl4opt_test_032, the greedy answer of the pipeline run of 2026-12-03 (commit cb82ec2), copied verbatim:
     "limited to and most 8 regular models and 6 premium models" written regular + premium <= 8 (the repairs
