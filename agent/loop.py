@@ -33,6 +33,7 @@ from agent.formalize import (
     choose_layout,
     comparison_direction,
     conditional_choices,
+    constant_of,
     constraints_about,
     copied_example,
     count_numbers,
@@ -51,6 +52,7 @@ from agent.formalize import (
     number_counts,
     numbers_used_twice,
     objective_cap,
+    objective_floor,
     objective_offset,
     output_schema,
     own_words,
@@ -426,6 +428,7 @@ class RepairLoop:
             other = "minimize" if compiled.sense == "maximize" else "maximize"
             doubts.append(f'The objective is to {compiled.sense}, but the question asks "{asked}": {other} that '
                           "quantity; the other sentences state limits and data, not the goal.")
+        doubts += _objective_floor_lines(ir, state["problem"], result.objective)
         doubts += _same_left_side_lines(compiled, ir, state["problem"])
         doubts += _vacuous_lines(compiled)
         doubts += _unused_parameter_lines(ir)
@@ -810,6 +813,22 @@ def _written_twice(ir: ModelIR) -> set[str]:
     is which is a guess (nl4opt_test_222: demand and staff limits both as the sum <= 100), so no rewrite."""
     written = Counter(re.sub(r"\s+", "", c.expr) for c in ir.constraints)
     return {c.name for c in ir.constraints if written[re.sub(r"\s+", "", c.expr)] > 1}
+
+
+def _objective_floor_lines(ir: ModelIR, problem: str, optimum: float | None) -> list[str]:
+    """`objective_floor` for the rows that decide the optimum: the best value found is the floor's number
+    (a floor far from the optimum, `paste <= 1000` where 950 is best, changes nothing and is left alone)."""
+    if ir.objective is None or optimum is None or not problem:
+        return []
+    lines = []
+    for c in ir.constraints:
+        floor = None if c.forall else objective_floor(c.expr, ir.objective.expr, ir.objective.sense, problem)
+        value = constant_of(floor) if floor is not None else None
+        if value is not None and abs(optimum - value) <= 1e-6 * max(1.0, abs(optimum)):
+            lines.append(f"{c.name} ({c.expr}) holds the objective's own expression at {floor}, which the text never "
+                         f"states, and the best value found is that number: the problem asks to "
+                         f"{ir.objective.sense} it, so write the requirements of the text instead.")
+    return lines
 
 
 def _objective_cap(c: Constraint, ir: ModelIR, problem: str) -> str | None:

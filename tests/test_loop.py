@@ -903,6 +903,35 @@ def test_available_after_its_numbers_is_a_capacity_and_a_bare_nonnegativity_row_
     assert [c.name for c in unbounded.constraints] == ["c"] and [v.lower for v in unbounded.variables] == [0, 2]
 
 
+def test_a_floor_on_the_minimized_objective_and_limits_listed_with_hyphens() -> None:
+    """Two greedy first answers of the run of 2026-12-07 at commit 8be2f6c (fixture, verbatim). nl4opt_test_117:
+    "minimize his cholesterol intake" also as `12*burgers + 10*pizzas >= 240` (240 = 2*12*10 passes the
+    invented-number check as a product) made 240 the optimum, voted in against the labelled 160: now doubted,
+    as the best value is that unstated floor. nl4opt_test_004: "at least 30 desk-lamps and 50 night-lamps" as
+    the sum >= 30 was not seen as listed limits, because "night-lamps" fell within the words after 30."""
+    from agent.formalize import parse_model_output
+    from agent.llm import make_llm
+    from agent.loop import RepairLoop, apply_rewrites, exact_rewrites
+    from solvers import solve
+
+    answers = json.loads((FIXTURES.parent / "objective_floor_and_listed_hyphens.json").read_text())
+    loop = RepairLoop(make_llm(f"replay:{FIXTURES.parent / 'eval_replay.jsonl'}"))  # never asked
+    burgers = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_117"])))
+    as_written, reviewed = loop.review(burgers.problem, answers["nl4opt_test_117"])
+    assert as_written["result"].objective == 240 and reviewed["outcome"] == "RETRY"
+    assert reviewed["feedback"].startswith("cholesterol (12*burgers + 10*pizzas >= 240) holds the objective's own "
+                                           "expression at 240, which the text never states, and the best value "
+                                           "found is that number")
+    lamps = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_004"])))
+    ir = parse_model_output(answers["nl4opt_test_004"], lamps.problem)
+    rewrites = exact_rewrites(ir, lamps.problem)
+    assert rewrites["demand"] == [("demand_desk_lamps", "desk_lamps >= 30"),
+                                  ("demand_night_lamps", "night_lamps >= 50")]
+    assert rewrites["factory"] == [("factory_desk_lamps", "desk_lamps <= 150"),
+                                   ("factory_night_lamps", "night_lamps <= 180")]
+    assert solve(apply_rewrites(ir, rewrites).compile(), "milp", time_limit=10).objective == lamps.answer == 2190
+
+
 def test_limits_listed_one_per_item_written_on_their_sum_are_split() -> None:
     """nl4opt_test_032, the greedy answer of the pipeline run of 2026-12-03 (commit cb82ec2), copied verbatim:
     "limited to and most 8 regular models and 6 premium models" written regular + premium <= 8 (the repairs
