@@ -199,6 +199,12 @@ def test_clock_times_years_and_labels_are_not_unused_quantities() -> None:
     assert unused_numbers(syrups, ["0.5*a + 0.2*b <= 5"]) == []
     stores = "Stores 1, 2, 3 and 4 need exactly 30, 40, 25 and 35 pallets per week."  # warehouse_location
     assert unused_numbers(stores, ["a >= 30", "b >= 40", "c >= 25", "d >= 35"]) == []
+    # nl4opt_test_130: a name of two words, "pain killer 1 and pain killer 2", is numbered twice in a row too
+    killers = ("A patient can take two pain killers, pain killer 1 and pain killer 2. Per dose, pain killer 1 "
+               "delivers 0.5 units of medicine to the legs and pain killer 2 delivers 0.7 units.")
+    assert unused_numbers(killers, ["0.5*a + 0.7*b >= 4"]) == []
+    two_kinds = "Machine 1 takes 3 hours and labor 2 hours."  # not one word numbered twice
+    assert unused_numbers(two_kinds, ["3*x <= 9"]) == [(["2"], two_kinds)]
     once = "Mix syrup 3 with 4 kg of sugar."  # numbered once: a quantity as far as this rule knows
     assert unused_numbers(once, ["x <= 4"]) == [(["3"], once)]
 
