@@ -588,8 +588,9 @@ _SCALED = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*\*\s*)?([A-Za-z_]\w*)(?:\s*\*\s*
                      r"(\d[\d,]*(?:\.\d+)?)\s*$")
 # "per day", "every hour" is a rate in time, not a limit on each item: "at most $100 in prizes every hour" is
 # one total (nl4opt_test_231: 2*throwing <= 100 and 3*climbing <= 100).
-_EACH = re.compile(r"\b(?:(?:each|per|every)(?!\s+(?:hour|day|week|month|year|shift|minute|night|season)s?\b)|"
-                   r"apiece|individually|any single|any one|respectively)\b", re.I)
+_NOT_A_TIME = r"(?!\s+(?:hour|day|week|month|year|shift|minute|night|season)s?\b)"
+_EACH = re.compile(rf"\b(?:(?:each|per|every){_NOT_A_TIME}|apiece|individually|any single|any one|respectively)\b",
+                   re.I)
 
 
 def total_split_per_item(constraints: list[tuple[str, str]], problem: str) -> list[tuple[list[str], str, str]]:
@@ -623,8 +624,7 @@ def total_split_per_item(constraints: list[tuple[str, str]], problem: str) -> li
 
 # "Each machine runs for at most 4000 hours", "Both machines are available for a maximum of 300 minutes": one
 # limit for each of them. "Each ad costs $1000 and attracts 400,000 viewers" states a figure, not a limit.
-_EACH_SUBJECT = re.compile(r"\b(?:each|every|both)\b(?!\s+(?:hour|day|week|month|year|shift|minute|night|season)s?\b)",
-                           re.I)
+_EACH_SUBJECT = re.compile(rf"\b(?:each|every|both)\b{_NOT_A_TIME}", re.I)
 _STATED_LIMIT = re.compile(r"\b(at most|at least|no more than|no less than|not exceed|cannot exceed|up to|maximum|"
                            r"minimum|available)\b", re.I)
 
@@ -728,7 +728,7 @@ def limit_sides(expr: str) -> tuple[str, str, str] | None:
         return None
     left, right, op = parts[0].strip(), parts[1].strip(), ops[0]
     if re.search(r"[A-Za-z_]", right) and not re.search(r"[A-Za-z_]", left):
-        left, right, op = right, left, {"<=": ">=", ">=": "<=", "<": ">", ">": "<"}.get(op, op)
+        left, right, op = right, left, TURNED.get(op, op)
     return None if re.search(r"[A-Za-z_]", right) else (left, op, right)
 
 
@@ -1024,6 +1024,7 @@ def _direction(expr: str) -> str | None:
 
 _MULTIPLIERS = {"twice": 2.0, "double": 2.0, "triple": 3.0, "thrice": 3.0, "half": 0.5, "quarter": 0.25}
 _TIMES = re.compile(r"\b(\d+(?:\.\d+)?|two|three|four|five|six|seven|eight|nine|ten)\s+times\b", re.I)
+TURNED = {"<=": ">=", ">=": "<=", "<": ">", ">": "<"}  # a comparison read from the other side
 _RATIO = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*\*\s*)?([A-Za-z_]\w*)\s*(<=|>=|<|>)\s*"
                     r"(?:(\d+(?:\.\d+)?)\s*\*\s*)?([A-Za-z_]\w*)\s*$")
 
@@ -1245,7 +1246,7 @@ def ratio_direction(expr: str, sentence: str, variables: dict[str, str]) -> tupl
     bounded_from = "upper" if op.startswith("<") == (first == left) else "lower"
     if bounded_from == kind:
         return None
-    turned = {"<=": ">=", ">=": "<=", "<": ">", ">": "<"}[op]
+    turned = TURNED[op]
     return words.group(0), expr.replace(op, turned, 1)
 
 
@@ -1279,8 +1280,7 @@ def comparison_direction(expr: str, sentence: str, variables: dict[str, str]) ->
     clause_start = max(sentence.rfind(d, 0, said.start()) for d in ",;:") + 1
     clause_end = min([i for d in ",;:." if (i := sentence.find(d, split)) >= 0] or [len(sentence)])
     before, after = word_stems(sentence[clause_start:split]), word_stems(sentence[split:clause_end])
-    stems = {v: word_stems(f"{v} {variables[v]}") for v in (left, right)}
-    own = {left: stems[left] - stems[right], right: stems[right] - stems[left]}
+    own = own_words({left: variables[left], right: variables[right]})
     named_after = [v for v in (left, right) if own[v] & after]
     if len(named_after) != 1:
         return None
@@ -1295,7 +1295,7 @@ def comparison_direction(expr: str, sentence: str, variables: dict[str, str]) ->
     larger = first if first_is_larger else second
     if (larger == left) == op.startswith(">"):
         return None
-    turned = {"<=": ">=", ">=": "<=", "<": ">", ">": "<"}[op]
+    turned = TURNED[op]
     return said.group(0), expr.replace(op, turned, 1)
 
 
