@@ -380,6 +380,34 @@ def write_terms(terms: dict[str, float]) -> str:
     return " + ".join(f"{_format(c)}*{v}" if c != 1 else v for v, c in terms.items())
 
 
+def swapped_column(terms: dict[str, float], found: tuple[Figure, ...]) -> list[Finding]:
+    """A `wrong` finding for each coefficient of a row that is one column of the figures with its values
+    handed round to the other items, when the row's words name no column.
+
+    "A scooter can carry 2 people while a rickshaw can carry 3 people ... transport at least 300 visitors":
+    nl4opt_test_168 wrote 3*scooters + 2*rickshaws >= 300, and "visitors" is no word of the figures. Judged only
+    when exactly one column (figures measured by the same words, one per item) has the row's variables and its
+    values in another order, and no column gives them in the row's order."""
+    if len(terms) < 2 or len(set(terms.values())) < 2:
+        return []
+    columns: dict[str, list[Figure]] = {}
+    for f in found:
+        columns.setdefault(f.words, []).append(f)
+    matching, handed_round = False, []
+    for column in columns.values():
+        own = {f.variable: f for f in column}
+        if len(own) != len(column) or set(own) != set(terms):
+            continue
+        if all(own[v].value == c for v, c in terms.items()):
+            matching = True
+        elif sorted(f.value for f in column) == sorted(terms.values()):
+            handed_round.append(own)
+    if matching or len(handed_round) != 1:
+        return []
+    own = handed_round[0]
+    return [Finding("wrong", v, c, own[v], own[v].words) for v, c in terms.items() if own[v].value != c]
+
+
 def constraint_findings(expr: str, source: str, name: str, problem: str, variables: dict[str, str],
                         limit_alone: bool = False) -> tuple[list[Finding], str | None]:
     """(findings, the rewritten expression or None) for one constraint against a constant. `limit_alone`: no
@@ -403,6 +431,7 @@ def constraint_findings(expr: str, source: str, name: str, problem: str, variabl
     if said and said != words:  # nl4opt_test_114 named a row "fat" and gave it the only 100 of the text, "at
         # most 100 units of folate": with both words the column is a guess, with the sentence's it is folate
         findings = row_findings(terms, said, found, list(variables), may_add=len(terms) >= 2)
+    findings = findings or swapped_column(terms, found)
     fixed = rewritten(terms, findings)
     return findings, (f"{write_terms(fixed)} {sides[1]} {sides[2].strip()}" if fixed else None)
 

@@ -1038,37 +1038,43 @@ def _sentence_multipliers(sentence: str) -> set[float]:
     return found
 
 
-_SHARE = re.compile(r"^\s*([A-Za-z_]\w*)\s*(<=|>=)\s*(\d*\.?\d+)\s*\*\s*\(([A-Za-z_\w\s+]+)\)\s*$")
+_SHARE = re.compile(r"^\s*([A-Za-z_][\w\s+]*?)\s*(<=|>=)\s*(\d*\.?\d+)\s*\*\s*\(([A-Za-z_\w\s+]+)\)\s*$")
 
 
 def share_on_wrong_variable(expr: str, sentence: str, variables: dict[str, str]) -> str | None:
-    """`expr` with the share put on the variable the sentence gives it to, when the model put it on another.
+    """`expr` with the share put on the variable the sentence gives it to, when the model put it on another
+    or on the whole.
 
     "At most 40% of the birds can be owls" names the part after its percentage: owls <= 0.4*(pigeons +
-    owls), which a small model writes as pigeons <= 0.4*(...) (nl4opt_test_195). Judged only for one
-    variable against a fraction of a plain sum, when exactly one variable of that sum is recognised after the
-    percentage in its clause (by a word of its name or description that the others lack).
+    owls), which a small model writes as pigeons <= 0.4*(...) (nl4opt_test_195), or as the whole against its
+    own share, rickshaws + scooters <= 40*(rickshaws + scooters), which holds for any plan or for none
+    (nl4opt_test_168). Judged only for one variable, or the whole sum, against a fraction of a plain sum, when
+    exactly one variable of that sum is recognised after the percentage in its clause (by a word of its name
+    or description that the others lack). A percentage written whole (40 for 40%) is written as its share.
     """
     m = _SHARE.match(expr)
     if m is None:
         return None
-    var, op, fraction, inner = m.groups()
+    left, op, fraction, inner = m.groups()
     parts = [p.strip() for p in inner.split("+")]
-    if var not in parts or any(p not in variables for p in parts):
+    terms = {t.strip() for t in left.split("+")}
+    whole = terms == set(parts) and len(parts) > 1
+    if not (whole or (len(terms) == 1 and left.strip() in parts)) or any(p not in variables for p in parts):
         return None
     value = float(fraction)
     where = next((p for p in NUMBER_TOKEN.finditer(sentence) if p.group(2)
-                  and abs(float(p.group(1).replace(",", "")) / 100 - value) < 1e-9), None)
+                  and float(p.group(1).replace(",", "")) / 100 in (value, value / 100)), None)
     if where is None:
         return None
+    share = f"{float(where.group(1).replace(',', '')) / 100:g}"
     after = re.split(r"[,;]|\b(?:because|since|while|although|but)\b", sentence[where.end():])[0]  # not the
     # reason: "at most 40% of his concerts as R&B because he likes pop songs more" (nl4opt_test_237)
     said = {w.lower()[:5] for w in _WORD.findall(after)}
     stems = {p: word_stems(f"{p} {variables[p]}") for p in parts}
     named = [p for p in parts if (stems[p] - set().union(*(stems[q] for q in parts if q != p))) & said]
-    if len(named) != 1 or named[0] == var:
+    if len(named) != 1 or (named[0] == left.strip() and float(share) == value):
         return None
-    return f"{named[0]} {op} {fraction}*({inner.strip()})"
+    return f"{named[0]} {op} {share}*({inner.strip()})"
 
 
 _SELF_SHARE = re.compile(r"^\s*([A-Za-z_]\w*)\s*(<=|>=)\s*(\d*\.?\d+)\s*\*\s*\(?\s*([A-Za-z_]\w*)\s*\)?\s*$")

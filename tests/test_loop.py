@@ -1038,3 +1038,36 @@ def test_a_question_asking_how_many_of_a_thing_makes_it_a_count() -> None:
     assert not _counts_things("apple_servings", "servings of apple flavored baby food")
     assert not _counts_things("corn", "acres of corn", "How many acres of each crop should be planted?")
     assert not _counts_things("fuel", "litres of fuel", "How many trucks should be sent?")
+
+
+def test_the_whole_against_its_share_and_a_column_handed_round_are_rewritten() -> None:
+    """nl4opt_test_168, the model's greedy answer of the pipeline run of 2026-12-07 (commit 8be2f6c), copied
+    verbatim: "at most 40% of the vehicles used can be rickshaws" as rickshaws + scooters <= 40*(rickshaws +
+    scooters), which holds for any plan, and the scooter's 2 people and the rickshaw's 3 handed round under
+    "300 visitors", a word no figure has. It solved to 0 scooters; the repairs wrote 0.4, infeasible, and the
+    vote kept 0 against the labelled 75. Both rows are exact rewrites now."""
+    from agent.figures import constraint_findings
+    from agent.formalize import parse_model_output, share_on_wrong_variable
+    from agent.loop import apply_rewrites, exact_rewrites
+    from solvers import solve
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_168"])))
+    raw = (Path(__file__).resolve().parent / "fixtures" / "scooters_whole_share_and_swapped_column.json").read_text()
+    ir = parse_model_output(raw, problem.problem)
+    assert exact_rewrites(ir, problem.problem) == {
+        "vehicles": [("vehicles", "rickshaws <= 0.4*(rickshaws + scooters)")],
+        "visitors": [("visitors", "2*scooters + 3*rickshaws >= 300")]}
+    assert solve(ir.compile(), "milp", time_limit=10).objective == 0
+    fixed = solve(apply_rewrites(ir, exact_rewrites(ir, problem.problem)).compile(), "milp", time_limit=10)
+    assert strict_correct(fixed.objective, problem.answer, gt_status=problem.answer_status)
+    vehicles = {"rickshaws": "number of rickshaws used", "scooters": "number of scooters used"}
+    sentence = "To avoid excessive pollution, at most 40% of the vehicles used can be rickshaws."
+    assert share_on_wrong_variable("rickshaws <= 0.4*(rickshaws + scooters)", sentence, vehicles) is None
+    assert share_on_wrong_variable("scooters + rickshaws <= 0.4*(rickshaws + scooters)", sentence, vehicles) == \
+        "rickshaws <= 0.4*(rickshaws + scooters)"
+    # The right column, or two columns with the same values (which one is meant is a guess), are not judged.
+    visitors = "If the park needs to transport at least 300 visitors, minimize the total number of scooters used."
+    assert constraint_findings("2*scooters + 3*rickshaws >= 300", visitors, "visitors", problem.problem,
+                               vehicles) == ([], None)
+    both = problem.problem.replace("3 people.", "3 people. A scooter costs $3 a day and a rickshaw $2 a day.")
+    assert constraint_findings("3*scooters + 2*rickshaws >= 300", visitors, "visitors", both, vehicles) == ([], None)
