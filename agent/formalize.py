@@ -573,6 +573,27 @@ def percent_as_whole(problem: str, expr: str) -> list[tuple[str, str]]:
     return list(dict.fromkeys(found))
 
 
+def percents_as_shares(problem: str, expr: str) -> str | None:
+    """`expr` with every coefficient of its variables divided by 100, when at least one of them is the whole
+    number of a percentage the text states only as a percentage (`percent_as_whole`) and every other one is a
+    percentage the text states too. nl4opt_test_217 wrote "the first mix contains 20% cat paw snacks" and
+    "the second mix contains 35% ..." as 20*cat_paw_mix + 35*gold_shark_mix <= 20: the 20 is also the 20 kg
+    on hand, so only the 35 was doubted, and a repair of the 35 alone would keep the 20. The row's limit and
+    its constants stay as written."""
+    if not percent_as_whole(problem, expr):
+        return None
+    sides = limit_sides(expr)
+    if sides is None:
+        return None
+    _, shares = _plain_and_percent_numbers(problem)
+    coefficient = re.compile(r"(?<![A-Za-z_\d.])(\d+(?:\.\d+)?)\s*\*\s*(?=[A-Za-z_(])")
+    found = coefficient.findall(sides[0])
+    if "-" in sides[0] or len(found) != len(sides[0].split("+")) or not all(float(d) in shares for d in found):
+        return None  # every term a percentage: "20*a + b" or "20*a - 5*b" is not a row of shares
+    left = coefficient.sub(lambda m: f"{float(m.group(1)) / 100:g}*", sides[0])
+    return f"{left.strip()} {sides[1]} {sides[2].strip()}"
+
+
 def sentence_quantities(sentence: str) -> set[float]:
     """The non-zero quantities a sentence states (labels such as "period 3" left out)."""
     return _numbers(LABEL_NUMBERS.sub(" ", sentence)) - {0.0}
@@ -834,15 +855,20 @@ def listed_limits_as_total(expr: str, sentence: str, variables: dict[str, str]) 
     return [(t, op, named[t][0]) for t in terms]
 
 
-def objective_cap(expr: str, objective: str, sense: str, problem: str) -> str | None:
+def objective_cap(expr: str, objective: str, sense: str, problem: str,
+                  borrowed: frozenset[float] = frozenset()) -> str | None:
     """The limit, when `expr` caps the objective's own expression in the direction it is optimized (under a
-    minimization, `objective <= N`; under a maximization, `>= N`) with a number the text never states.
+    minimization, `objective <= N`; under a maximization, `>= N`) with a number the text never states, or
+    only states for another requirement of the model (`borrowed`: numbers stated once that another row uses).
 
     nl4opt_test_183 and _153 wrote "minimize the total pollution" also as `10*balloons + 15*gondolas <= 100`,
-    a cap no sentence gives, and both ended infeasible. Such a cap cannot change a feasible optimum (the
-    optimum is already the least value), so it can only make the model infeasible: it is safe to remove.
+    a cap no sentence gives, and both ended infeasible; nl4opt_test_163 wrote it with the 80 cows the farmer
+    needs to move, beside 3*helicopters + 7*trucks >= 80, and every repair kept both. Such a cap cannot change
+    a feasible optimum (the optimum is already the least value), so it can only make the model infeasible: it
+    is safe to remove.
     """
-    return _objective_limit(expr, objective, ("<=", "<") if sense == "minimize" else (">=", ">"), problem)
+    return _objective_limit(expr, objective, ("<=", "<") if sense == "minimize" else (">=", ">"), problem,
+                            borrowed)
 
 
 def objective_floor(expr: str, objective: str, sense: str, problem: str) -> str | None:
@@ -855,12 +881,13 @@ def objective_floor(expr: str, objective: str, sense: str, problem: str) -> str 
     return _objective_limit(expr, objective, (">=", ">") if sense == "minimize" else ("<=", "<"), problem)
 
 
-def _objective_limit(expr: str, objective: str, operators: tuple[str, str], problem: str) -> str | None:
+def _objective_limit(expr: str, objective: str, operators: tuple[str, str], problem: str,
+                     borrowed: frozenset[float] = frozenset()) -> str | None:
     sides = limit_sides(expr)
     if sides is None or re.sub(r"\s+", "", sides[0]) != re.sub(r"\s+", "", objective) or sides[1] not in operators:
         return None
     limit = _numbers(sides[2])  # a 0 is left to the doubt of a constraint that requires nothing
-    return sides[2].strip() if limit and 0.0 not in limit and not limit & _numbers(problem) else None
+    return sides[2].strip() if limit and 0.0 not in limit and not (limit & _numbers(problem)) - borrowed else None
 
 
 _BARE_TERM = re.compile(r"(?:^|[^*/\w.\s])\s*[A-Za-z_]\w*\b(?!\s*\()")
@@ -1449,12 +1476,13 @@ def _rounded_fraction(value: float) -> tuple[float | None, str]:
 
 def rounded_fractions(problem: str, expr: str) -> list[tuple[str, str]]:
     """Numbers of an expression that round a fraction the text states in words: (number, the words).
-    nl4opt_test_275: "at most a third as much chemical A as chemical B" as `chemical_A <= 0.3*chemical_B`."""
+    nl4opt_test_275: "at most a third as much chemical A as chemical B" as `chemical_A <= 0.3*chemical_B`.
+    Not a number the text also writes in digits (nl4opt_test_009's carrot at $0.30 beside "a third")."""
     stated = _numbers(problem)
     found = []
     for digits, _ in NUMBER_TOKEN.findall(expr):
         fraction, words = _rounded_fraction(float(digits))
-        if fraction is not None and fraction in stated:
+        if fraction is not None and fraction in stated and float(digits) not in stated:
             found.append((digits, words))
     return list(dict.fromkeys(found))
 

@@ -59,6 +59,7 @@ from agent.formalize import (
     parse_model_output,
     per_item_limit_as_total,
     percent_as_whole,
+    percents_as_shares,
     ratio_direction,
     repair_message,
     rounded_fractions,
@@ -611,8 +612,8 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
                          "compares them: remove it.")
         cap = _objective_cap(c, ir, problem)
         if cap is not None:
-            lines.append(f"{c.name} ({c.expr}) caps the objective's own expression with {cap}, which the text never "
-                         f"states: the problem asks to {ir.objective.sense if ir.objective else 'optimize'} it, "
+            lines.append(f"{c.name} ({c.expr}) caps the objective's own expression with {cap}, which no sentence "
+                         f"states for it: the problem asks to {ir.objective.sense if ir.objective else 'optimize'} it, "
                          "so remove this constraint.")
         repeated = _coefficient_as_bound(c.expr, ir, c.name, problem) if not c.forall else None
         if repeated is not None:
@@ -832,18 +833,26 @@ def _objective_floor_lines(ir: ModelIR, problem: str, optimum: float | None) -> 
 
 
 def _objective_cap(c: Constraint, ir: ModelIR, problem: str) -> str | None:
-    """`objective_cap` for one constraint of the model (None without a problem text or an objective)."""
+    """`objective_cap` for one constraint of the model (None without a problem text or an objective); a
+    number stated once that another row of the model uses is borrowed."""
     if c.forall or not problem or ir.objective is None:
         return None
-    return objective_cap(c.expr, ir.objective.expr, ir.objective.sense, problem)
+    cap = objective_cap(c.expr, ir.objective.expr, ir.objective.sense, problem)
+    if cap is not None or objective_cap(c.expr, ir.objective.expr, ir.objective.sense, "") is None:
+        return cap
+    flat = [(o.name, o.expr) for o in ir.constraints if not o.forall]
+    borrowed = frozenset(float(re.sub(r"[^\d.]", "", number)) for number, _, users in numbers_used_twice(problem, flat)
+                         if c.name in users and any(u != c.name for u in users))
+    return objective_cap(c.expr, ir.objective.expr, ir.objective.sense, problem, borrowed)
 
 
 def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]]:
     """Constraint name -> the (name, expression) rows its doubt says it reads, where that reading is exact: a
     ratio or share between two variables (`_ratio_findings`), a rounded third written as the fraction, a limit
-    on each item (or limits listed one per item) written on their sum, split into one row per item, and an
-    invented cap on the objective, removed (no rows). Not a limit's direction: its words also describe
-    coefficients ("requires 10 units of wood"), so that doubt stays a question for the model."""
+    on each item (or limits listed one per item) written on their sum, split into one row per item, an
+    invented cap on the objective, removed (no rows), and a row of percentages written as whole numbers, as
+    shares. Not a limit's direction: its words also describe coefficients ("requires 10 units of wood"), so
+    that doubt stays a question for the model."""
     described = {v.name: v.description or "" for v in ir.variables if not v.index}
     names = list(described)
     rewrites: dict[str, list[tuple[str, str]]] = {}
@@ -866,6 +875,8 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
             # no requirement of the text
         elif found:
             rewrites[c.name] = [(c.name, found[0][1])]
+        elif (shares := percents_as_shares(problem, c.expr) if problem else None) is not None:
+            rewrites[c.name] = [(c.name, shares)]
         elif rounded:
             expr = c.expr
             for digits, _ in rounded:

@@ -767,6 +767,17 @@ def test_a_percentage_written_as_a_whole_coefficient_is_doubted() -> None:
     assert "as a share of a quantity that is 0.35" in doubts[0]
     assert percent_as_whole(problem, "0.2*a + 0.35*b <= 20") == []
     assert percent_as_whole(problem, "100*a <= 35*(a + b)") == []
+    # The rows are rewritten as shares, the 20 beside the 35 too (the run of 2026-12-07 at 8be2f6c: three
+    # samples, none repaired the 20, 6.5 won): exact, since every coefficient of the row is a stated percentage.
+    from agent.formalize import parse_model_output, percents_as_shares
+    from agent.loop import exact_rewrites
+
+    ir = parse_model_output(fixture["response"], problem)
+    assert exact_rewrites(ir, problem)["cat_paw"] == [("cat_paw", "0.2*cat_paw_mix + 0.35*gold_shark_mix <= 20")]
+    assert exact_rewrites(ir, problem)["gold_shark"] == [
+        ("gold_shark", "0.8*cat_paw_mix + 0.65*gold_shark_mix <= 50")]
+    assert percents_as_shares(problem, "20*cat_paw_mix + gold_shark_mix <= 20") is None  # a term of 1
+    assert percents_as_shares(problem, "20*cat_paw_mix + 12*gold_shark_mix <= 20") is None  # 12 is no share
 
 
 def test_a_fraction_stated_in_words_and_written_rounded_is_doubted_not_removed() -> None:
@@ -782,6 +793,11 @@ def test_a_fraction_stated_in_words_and_written_rounded_is_doubted_not_removed()
     assert [d for d in doubts if "uses 0.3 for \"a third\"" in d]
     assert rounded_fractions(problem, "chemical_A <= chemical_B/3") == []
     assert rounded_fractions("Half of the land is for corn.", "corn <= 0.3*land") == []  # no third stated
+    # nl4opt_test_009 (run of 2026-12-07 at 8be2f6c): a carrot's $0.30 beside "at most a third" is the text's
+    # own number, not a rounded third; the false doubt sat on the right answer (507.8) and the vote lost it.
+    carrots = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_009"]))).problem
+    assert rounded_fractions(carrots, "0.3*carrots + 0.5*cucumbers <= 500") == []
+    assert rounded_fractions(carrots, "cucumbers <= 0.33*carrots") == [("0.33", "a third")]
 
 
 def test_a_ratio_rewrite_the_model_would_garble_is_applied_by_the_loop() -> None:
@@ -1071,3 +1087,26 @@ def test_the_whole_against_its_share_and_a_column_handed_round_are_rewritten() -
                                vehicles) == ([], None)
     both = problem.problem.replace("3 people.", "3 people. A scooter costs $3 a day and a rickshaw $2 a day.")
     assert constraint_findings("3*scooters + 2*rickshaws >= 300", visitors, "visitors", both, vehicles) == ([], None)
+
+
+def test_a_cap_on_the_objective_with_another_rows_number_is_removed() -> None:
+    """nl4opt_test_163, the model's greedy answer of the pipeline run of 2026-12-07 (commit 8be2f6c), copied
+    verbatim: "minimize the total amount of pollution" also as 5*helicopters + 10*trucks <= 80, the 80 cows the
+    farmer needs to move, beside 3*helicopters + 7*trucks >= 80. The solver called the two infeasible and
+    every repair wrote them again. The text states 80 once and the cow row uses it: the cap took it from the
+    wrong sentence, and a cap on a minimized objective cannot change a feasible optimum, so it is removed."""
+    from agent.formalize import objective_cap, parse_model_output
+    from agent.loop import apply_rewrites, exact_rewrites
+    from solvers import solve
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_163"]))).problem
+    raw = (Path(__file__).resolve().parent / "fixtures" / "cows_cap_with_borrowed_number.json").read_text()
+    ir = parse_model_output(raw, problem)
+    assert solve(ir.compile(), "milp", time_limit=10).status.value == "infeasible"
+    assert exact_rewrites(ir, problem) == {"pollution": []}
+    assert solve(apply_rewrites(ir, {"pollution": []}).compile(), "milp", time_limit=10).status.value == "optimal"
+    # A stated number no other row uses stays: the text may cap the objective itself.
+    objective = "5*helicopters + 10*trucks"
+    assert objective_cap(f"{objective} <= 80", objective, "minimize", problem) is None
+    alone = ir.model_copy(update={"constraints": [c for c in ir.constraints if c.name == "pollution"]})
+    assert exact_rewrites(alone, problem).get("pollution") != []
