@@ -66,6 +66,7 @@ from agent.formalize import (
     sentence_quantities,
     sentences,
     share_of_itself,
+    share_of_the_other,
     share_on_wrong_variable,
     stated_direction,
     suggest_coefficients,
@@ -701,6 +702,8 @@ _READINGS = {
               "after its percentage"),
     "whole": (share_of_itself, 'takes the share of the variable itself, which only allows 0: its sentence '
               '("{source}") means a share of the total'),
+    "other": (share_of_the_other, 'takes the share of the other one: its sentence ("{source}") names a share '
+              "of the total"),
     "counted": (bound_on_wrong_variable, 'bounds the wrong one: its sentence ("{source}") counts the one named after '
                 "its number"),
 }
@@ -737,7 +740,7 @@ def _ratio_findings(c: Constraint, described: dict[str, str]) -> list[tuple[str,
         words, fixed = turned
         found.append((f'{c.name} ({c.expr}) points the wrong way: its sentence says "{words}" before the ratio '
                       f'("{c.source}"), so it reads {fixed}.', fixed))
-    for kind in ("share", "whole", "counted"):
+    for kind in ("share", "whole", "other", "counted"):
         reading(kind)
     return found
 

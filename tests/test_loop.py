@@ -1110,3 +1110,48 @@ def test_a_cap_on_the_objective_with_another_rows_number_is_removed() -> None:
     assert objective_cap(f"{objective} <= 80", objective, "minimize", problem) is None
     alone = ir.model_copy(update={"constraints": [c for c in ir.constraints if c.name == "pollution"]})
     assert exact_rewrites(alone, problem).get("pollution") != []
+
+
+def test_a_share_of_the_total_taken_of_the_other_is_rewritten() -> None:
+    """nl4opt_test_131, the second sample of the pipeline run of 2026-12-07 (commit 8be2f6c), copied verbatim:
+    "at most 33% of the fruits he eats can be mangoes" as mangoes <= 0.33*bananas, beside "at least ... 150
+    grams of potassium" as <= 150 and the banana's sugar as 8. It raised no doubt then and won the vote (458
+    against the labelled 440). The three rows are exact rewrites now, and together they give the label."""
+    from agent.formalize import parse_model_output, share_of_the_other
+    from agent.loop import apply_rewrites, exact_rewrites
+    from solvers import solve
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_131"])))
+    raw = (Path(__file__).resolve().parent / "fixtures" / "gorilla_share_of_the_other.json").read_text()
+    ir = parse_model_output(raw, problem.problem)
+    rewrites = exact_rewrites(ir, problem.problem)
+    assert rewrites["mango_ratio"] == [("mango_ratio", "mangoes <= 0.33*(mangoes + bananas)")]
+    fixed = solve(apply_rewrites(ir, rewrites).compile(), "milp", time_limit=10)
+    assert strict_correct(fixed.objective, problem.answer, gt_status=problem.answer_status)
+    fruit = {"bananas": "bananas consumed", "mangoes": "mangoes consumed"}
+    # A share of the other named after the percentage, or no variable named there, is not judged.
+    assert share_of_the_other("mangoes <= 0.33*bananas", "At most 33% of the bananas can be matched by mangoes.",
+                              fruit) is None
+    assert share_of_the_other("mangoes <= 0.33*bananas", "Mangoes are at most 33% of the fruits.", fruit) is None
+
+
+def test_a_need_written_as_an_equality_is_turned_into_its_bound() -> None:
+    """nl4opt_test_162, the second sample of the pipeline run of 2026-12-07 (commit 8be2f6c), copied verbatim:
+    "needs to transport 300 monkeys" as 20*bus_trips + 6*car_trips == 300 (with "30*bus_trips + 15*car_trips <=
+    600", a cap on the objective no sentence states). The equality was doubted, every repair kept it or turned
+    it to <=, and the vote took 570 against the labelled 555. Both rows are exact rewrites now."""
+    from agent.formalize import parse_model_output, stated_direction
+    from agent.loop import apply_rewrites, exact_rewrites
+    from solvers import solve
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_162"])))
+    raw = (Path(__file__).resolve().parent / "fixtures" / "monkeys_need_as_equality.json").read_text()
+    ir = parse_model_output(raw, problem.problem)
+    rewrites = exact_rewrites(ir, problem.problem)
+    assert rewrites["transport"] == [("transport", "20*bus_trips + 6*car_trips >= 300")]
+    assert rewrites["trip_time"] == []
+    fixed = solve(apply_rewrites(ir, rewrites).compile(), "milp", time_limit=10)
+    assert strict_correct(fixed.objective, problem.answer, gt_status=problem.answer_status)
+    # "exactly" keeps the equality; a "needs" under an inequality stays a question for the model.
+    assert stated_direction("20*a + 6*b == 300", "The zoo needs to transport exactly 300 monkeys.") is None
+    assert stated_direction("20*a + 6*b <= 300", "The zoo needs to transport 300 monkeys.") is None
