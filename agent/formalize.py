@@ -1127,9 +1127,10 @@ def share_of_the_other(expr: str, sentence: str, variables: dict[str, str]) -> s
     """`expr` with the share taken of the total, when the model took it of the other variable.
 
     "at most 33% of the fruits he eats can be mangoes" is mangoes <= 0.33*(bananas + mangoes); nl4opt_test_131
-    wrote mangoes <= 0.33*bananas (458 for 440) and no check doubted it. Judged only for a model of two
-    variables, a share its sentence states as a percentage, and a clause that names the bounded variable
-    after the percentage and not the other ("33% of the bananas" is a share of the other)."""
+    wrote mangoes <= 0.33*bananas (458 for 440) and no check doubted it; nl4opt_test_155 wrote "at most 30% of
+    the performers can be otters" as dolphins <= 0.3*otters. Judged only for a model of two variables, a share
+    its sentence states as a percentage of something that is neither variable ("of the fruits", not "of the
+    bananas"), and a clause that names exactly one of the two after the percentage: that one takes the share."""
     m = _SELF_SHARE.match(expr)
     if m is None or len(variables) != 2 or m.group(1) == m.group(4) or not {m.group(1), m.group(4)} <= set(variables):
         return None
@@ -1139,11 +1140,15 @@ def share_of_the_other(expr: str, sentence: str, variables: dict[str, str]) -> s
     if where is None:
         return None
     after = re.split(r"[,;]|\b(?:because|since|while|although|but)\b", sentence[where.end():])[0]
-    said = {w.lower()[:5] for w in _WORD.findall(after)}
     own = own_words(variables)
-    if not own[var] & said or own[other] & said:
+    base = re.match(r"\s+of\s+(?:(?:the|all|his|her|its|their)\s+)?([A-Za-z]+)", after)
+    if base is None or any(base.group(1).lower()[:5] in own[v] for v in variables):
         return None
-    return f"{var} {op} {fraction}*({var} + {other})"
+    said = {w.lower()[:5] for w in _WORD.findall(after[base.end():])}
+    named = [v for v in (var, other) if own[v] & said]
+    if len(named) != 1:
+        return None
+    return f"{named[0]} {op} {fraction}*({var} + {other})"
 
 
 _COUNT_BOUND = re.compile(r"^\s*([A-Za-z_]\w*)\s*(<=|>=|==)\s*(\d[\d,]*(?:\.\d+)?)\s*$")

@@ -1133,6 +1133,12 @@ def test_a_share_of_the_total_taken_of_the_other_is_rewritten() -> None:
     assert share_of_the_other("mangoes <= 0.33*bananas", "At most 33% of the bananas can be matched by mangoes.",
                               fruit) is None
     assert share_of_the_other("mangoes <= 0.33*bananas", "Mangoes are at most 33% of the fruits.", fruit) is None
+    # nl4opt_test_155's second sample (same run): the share on the wrong one and of the other at once.
+    shows = {"otters": "otters preformed", "dolphins": "dolphins preformed"}
+    performers = ("Since dolphins are more popular, at least 10 dolphins must be used and at most 30% of the "
+                  "performers can be otters.")
+    assert share_of_the_other("dolphins <= 0.3*otters", performers, shows) == "otters <= 0.3*(dolphins + otters)"
+    assert share_of_the_other("otters <= 0.3*dolphins", "At most 30% of the dolphins can be otters.", shows) is None
 
 
 def test_a_need_written_as_an_equality_is_turned_into_its_bound() -> None:
