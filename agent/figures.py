@@ -42,10 +42,11 @@ _COUNT_GOAL = re.compile(r"\b(?:number of|how many)\b", re.I)
 OBJECTIVE = "(objective)"  # the objective's key among a model's rows, a name no constraint can have
 
 
-def tokens(text: str, identifier: bool = False) -> list[tuple[int, str]]:
+def tokens(text: str, identifier: bool = False, numbered: re.Pattern[str] | None = None) -> list[tuple[int, str]]:
     """(position, token) for each word of 3+ letters (its first five letters, lower case) and, after such a
     word, a one-letter or 1-2 digit label ("vitamin A" also gives "vitam_A", "factory 1" "facto_1"). In
-    prose only a capital letter is a label ("a" is an article); in an identifier (`identifier`) any."""
+    prose only a capital letter is a label ("a" is an article), or a number after a label word or after a word
+    the problem numbers twice (`numbered`: "Beam 1 and Beam 2"); in an identifier (`identifier`) any."""
     text = text.replace("_", " ")
     words = list(_TOKEN.finditer(text))
     found = []
@@ -58,7 +59,7 @@ def tokens(text: str, identifier: bool = False) -> list[tuple[int, str]]:
                 label = words[i + 1].group()
                 if (len(label) == 1 and label.isalpha() and (identifier or label.isupper())) or \
                         (label.isdigit() and len(label) <= 2 and text[m.end():words[i + 1].start()].strip() == ""
-                         and (identifier or _labelled(text, m.start()))):
+                         and (identifier or _labelled(text, m.start(), numbered))):
                     found.append((m.start(), f"{stem}_{label.upper()}"))
     return found
 
@@ -81,9 +82,9 @@ _SAME = {"person": "peopl", "hour": "time", "minute": "time", "min": "time", "da
          "charge": "cost", "fee": "cost", "earning": "earn"}
 
 
-def _labelled(text: str, at: int) -> bool:
+def _labelled(text: str, at: int, numbered: re.Pattern[str] | None = None) -> bool:
     """Whether the word at `at` with its number is a label in prose ("factory 1", not "produces 5")."""
-    return LABEL_NUMBERS.match(text, at) is not None
+    return LABEL_NUMBERS.match(text, at) is not None or (numbered is not None and numbered.match(text, at) is not None)
 
 
 def stems(text: str, identifier: bool = False) -> set[str]:
@@ -114,6 +115,12 @@ def _blank(pattern: re.Pattern[str] | None, text: str) -> str:
     return pattern.sub(lambda m: " " * len(m.group()), text) if pattern else text
 
 
+# Words after a number that may say what it measures: "0.3 units of medicine per minute to the benign area of
+# the pancreas" names its column (pancreas, not skin) in its tenth word (nl4opt_test_140): up to its clause's end,
+# at most twelve words.
+_PHRASE_WORDS = 12
+
+
 def _phrase(sentence: str, start: int, end: int) -> tuple[str, str]:
     """(before, after): the words that say what the number at sentence[start:end] measures, those before it in
     its clause and those after it up to the end of its clause or the next number ("earn the store", "in
@@ -128,7 +135,8 @@ def _phrase(sentence: str, start: int, end: int) -> tuple[str, str]:
     # "$300 per trip" measures a cost, per trip: the trip is its basis, not what it measures; "0.8 units of
     # medicine per minute to the brain" measures medicine to the brain
     measured = _BASIS.sub(" ", after[:cut])
-    return " ".join(before[max([clause, *previous]):].split()[-6:]).strip(" $"), " ".join(measured.split()[:6])
+    ahead = " ".join(before[max([clause, *previous]):].split()[-6:]).strip(" $")
+    return ahead, " ".join(measured.split()[:_PHRASE_WORDS])
 
 
 @cache
@@ -140,7 +148,7 @@ def _figures(problem: str, variables: tuple[tuple[str, str], ...]) -> tuple[Figu
     compounds = _hyphenated_names(problem, tuple(described))
     found = []
     for sentence in sentences(problem):
-        words = tokens(sentence)
+        words = tokens(sentence, numbered=numbered)
         spans = {v: [c.span() for c in pattern.finditer(sentence)] for v, pattern in compounds.items()}
         mentions = [(at, v) for at, w in words for v in own
                     if w in own[v] and (v not in spans or any(a <= at < b for a, b in spans[v]))]

@@ -125,11 +125,13 @@ def test_a_share_of_itself_and_a_limit_word_over_a_list() -> None:
 
 def test_a_limit_another_row_also_uses_is_not_turned() -> None:
     """nl4opt_test_111's first answer writes the fat row with vitamin C's "at least 100" (4*crab_cakes +
-    6*lobster_rolls <= 100): turning it would keep the wrong number; which row took it is the model's call."""
+    6*lobster_rolls <= 100): turning it would keep the wrong number. The row is the minimized objective's own
+    expression and the vitamin C row uses the 100 too, so it is a cap borrowed from another sentence and is
+    removed, which cannot change a feasible optimum."""
     ir, problem, _ = _answer("111")
     fat = next(c for c in ir.constraints if c.expr.startswith("4*crab_cakes"))
     assert direction_conflict(fat.expr, fat.source) is not None
-    assert fat.name not in exact_rewrites(ir, problem)
+    assert exact_rewrites(ir, problem)[fat.name] == []
 
 
 @pytest.mark.parametrize("number", ["192", "075", "221", "287", "215"])
@@ -248,3 +250,19 @@ def test_a_hyphenated_item_is_named_only_by_its_compound() -> None:
     assert [c.expr for c in fixed.constraints] == ["15*palladium_heavy + 20*platinum_heavy <= 450",
                                                    "25*palladium_heavy + 14*platinum_heavy <= 390"]
     assert _objective(fixed) == answer == 98.0
+
+
+def test_items_named_by_a_word_numbered_twice_have_figures() -> None:
+    """nl4opt_test_140 (run of 2026-12-07 at 8be2f6c): "Beam 1 delivers ... 0.3 units of medicine per minute to
+    the benign area of the pancreas and 0.2 units ... to the benign area of the skin". "Beam" is no label word,
+    so no figure was read: the greedy answer gave the skin's limit the pancreas' figures, was doubted for the
+    unused 0.1, and its repair wrote 0.1 into the objective (0.75 for 1.5) with no doubt. A word the problem
+    numbers twice names its items, and the column's word (pancreas, skin) is read up to the clause's end."""
+    text = _problem("140")
+    beams = {"beam1_minutes": "minutes of beam 1", "beam2_minutes": "minutes of beam 2"}
+    read = {(f.variable, f.value, f.words.split()[-1]) for f in figures(text, beams)}
+    assert {("beam1_minutes", 0.3, "pancreas"), ("beam1_minutes", 0.2, "skin"), ("beam2_minutes", 0.2, "pancreas"),
+            ("beam2_minutes", 0.1, "skin")} <= read
+    assert objective_findings("0.3*beam1_minutes + 0.1*beam2_minutes", text, beams)[1] == \
+        "0.3*beam1_minutes + 0.2*beam2_minutes"
+    assert objective_findings("0.3*beam1_minutes + 0.2*beam2_minutes", text, beams)[:2] == ([], None)
