@@ -74,6 +74,10 @@ def run_minizinc_text(model: str, time_limit: float) -> SolveResult:
     if out.killed:
         return SolveResult(status=Status.TIMEOUT, target="minizinc", seconds=out.seconds, log_tail=log,
                            message=f"no answer within {time_limit:g} s")
+    if out.status == "ERROR" or (out.rc not in (0, None) and out.status in (None, "UNKNOWN") and not out.solution):
+        # a failure, not a timeout: Gecode's "Float::linear: Number out of limits" says =====ERROR===== and exits 1
+        return SolveResult(status=Status.ERROR, target="minizinc", seconds=out.seconds, log_tail=log,
+                           message=mzn.failure_text(out))
     status = _MZN_STATUS.get(out.status or "", Status.FEASIBLE if out.solution else Status.TIMEOUT)
     values: dict[str, Any] = {k: v for k, v in (out.solution or {}).items() if not k.startswith("_")}
     objective = (out.solution or {}).get("_objective")

@@ -889,6 +889,12 @@ def _error_message(out: _Outcome, rendered: _Rendered) -> str:
             head = f"MiniZinc {e.get('what', 'error')}" + (f" in {where}" if where else "")
             parts.append(f"{head}: {str(e.get('message', '')).strip()}")
         return "\n".join(parts)
+    return failure_text(out)
+
+
+def failure_text(out: _Outcome) -> str:
+    """The last lines a failed run printed besides its command and statistics ("Error: Gecode: Float::linear:
+    Number out of limits" comes on stderr, not as a JSON error)."""
     lines = [ln for ln in out.log if not ln.startswith(("$ ", "%%%mzn-stat"))]
     return "MiniZinc failed (exit code {}): {}".format(out.rc, " | ".join(lines[-5:]) or "no message")
 

@@ -511,3 +511,18 @@ def test_unbounded_integer_objective(extra: str) -> None:
 def test_unsupported_is_empty_for_ordinary_models() -> None:
     assert mz.unsupported(compile_ir(PRODUCTION)) == []
     assert mz.unsupported(compile_ir(PUZZLE)) == []
+
+
+def test_a_minizinc_text_gecode_rejects_is_an_error_not_a_timeout(monkeypatch) -> None:
+    """The mzn-oneshot baseline's answer to nl4opt_test_282 (run of 2026-12-07), on Gecode: `pH_tests <= 1.5 *
+    salinity_tests` over `var int` makes Gecode stop at once with "Float::linear: Number out of limits" on
+    stderr, status ERROR and exit code 1. It was scored as a timeout; it is a solver error, with the message."""
+    from agent.mzn_direct import run_minizinc_text
+
+    monkeypatch.setattr(mz, "wasm_available", lambda: False)
+    model = ("var int: salinity_tests;\nvar int: pH_tests;\nconstraint salinity_tests >= 0;\n"
+             "constraint pH_tests >= 0;\nconstraint salinity_tests * 3 + pH_tests * 2 >= 400;\n"
+             "constraint pH_tests <= 1.5 * salinity_tests;\nsolve minimize salinity_tests * 3 + pH_tests * 2;\n")
+    result = run_minizinc_text(model, 20)
+    assert result.status == Status.ERROR
+    assert "Number out of limits" in result.message and result.seconds < 10
