@@ -1065,6 +1065,17 @@ def _sentence_multipliers(sentence: str) -> set[float]:
     return found
 
 
+def _after_percentage(sentence: str, share: float) -> tuple[re.Match[str], str] | None:
+    """(the percentage the sentence states for `share`, written 0.4 or 40, and the rest of its clause, up to a
+    reason: "at most 40% of his concerts as R&B because he likes pop songs more" names pop in its reason,
+    nl4opt_test_237), or None."""
+    where = next((p for p in NUMBER_TOKEN.finditer(sentence) if p.group(2)
+                  and float(p.group(1).replace(",", "")) / 100 in (share, share / 100)), None)
+    if where is None:
+        return None
+    return where, re.split(r"[,;]|\b(?:because|since|while|although|but)\b", sentence[where.end():])[0]
+
+
 _SHARE = re.compile(r"^\s*([A-Za-z_][\w\s+]*?)\s*(<=|>=)\s*(\d*\.?\d+)\s*\*\s*\(([A-Za-z_\w\s+]+)\)\s*$")
 
 
@@ -1089,13 +1100,11 @@ def share_on_wrong_variable(expr: str, sentence: str, variables: dict[str, str])
     if not (whole or (len(terms) == 1 and left.strip() in parts)) or any(p not in variables for p in parts):
         return None
     value = float(fraction)
-    where = next((p for p in NUMBER_TOKEN.finditer(sentence) if p.group(2)
-                  and float(p.group(1).replace(",", "")) / 100 in (value, value / 100)), None)
-    if where is None:
+    stated = _after_percentage(sentence, value)
+    if stated is None:
         return None
+    where, after = stated
     share = f"{float(where.group(1).replace(',', '')) / 100:g}"
-    after = re.split(r"[,;]|\b(?:because|since|while|although|but)\b", sentence[where.end():])[0]  # not the
-    # reason: "at most 40% of his concerts as R&B because he likes pop songs more" (nl4opt_test_237)
     said = {w.lower()[:5] for w in _WORD.findall(after)}
     stems = {p: word_stems(f"{p} {variables[p]}") for p in parts}
     named = [p for p in parts if (stems[p] - set().union(*(stems[q] for q in parts if q != p))) & said]
@@ -1135,11 +1144,10 @@ def share_of_the_other(expr: str, sentence: str, variables: dict[str, str]) -> s
     if m is None or len(variables) != 2 or m.group(1) == m.group(4) or not {m.group(1), m.group(4)} <= set(variables):
         return None
     var, op, fraction, other = m.groups()
-    where = next((p for p in NUMBER_TOKEN.finditer(sentence) if p.group(2)
-                  and float(p.group(1).replace(",", "")) / 100 == float(fraction)), None)
-    if where is None:
-        return None
-    after = re.split(r"[,;]|\b(?:because|since|while|although|but)\b", sentence[where.end():])[0]
+    stated = _after_percentage(sentence, float(fraction))
+    if stated is None or float(stated[0].group(1).replace(",", "")) / 100 != float(fraction):
+        return None  # written as its share (0.33), not whole: that is `percent_as_whole`'s
+    after = stated[1]
     own = own_words(variables)
     base = re.match(r"\s+of\s+(?:(?:the|all|his|her|its|their)\s+)?([A-Za-z]+)", after)
     if base is None or any(base.group(1).lower()[:5] in own[v] for v in variables):

@@ -854,8 +854,9 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
     ratio or share between two variables (`_ratio_findings`), a rounded third written as the fraction, a limit
     on each item (or limits listed one per item) written on their sum, split into one row per item, an
     invented cap on the objective, removed (no rows), and a row of percentages written as whole numbers, as
-    shares. Not a limit's direction: its words also describe coefficients ("requires 10 units of wood"), so
-    that doubt stays a question for the model."""
+    shares. A limit's direction only where `stated_direction` finds it exact (list words, or a need written
+    as an equality): "requires 10 units of wood" also describes coefficients, so that doubt stays a question
+    for the model."""
     described = {v.name: v.description or "" for v in ir.variables if not v.index}
     names = list(described)
     rewrites: dict[str, list[tuple[str, str]]] = {}
