@@ -239,7 +239,8 @@ def _idf(found: tuple[Figure, ...]) -> dict[str, float]:
 class Finding:
     """A coefficient read against the figures: `wrong` (another figure of the variable, or 1, where `want` is
     the one the row's words name), `missing` (a variable the row leaves out has the figure `want`), `none`
-    (the text gives the variable no figure for the row's words)."""
+    (the text gives the variable no figure for the row's words), `denied` (a `none` the text states: "but no
+    brown ones")."""
 
     kind: str
     variable: str
@@ -369,19 +370,50 @@ def describe(f: Finding, row: str) -> str:
     if f.kind == "counted" and f.want is not None:
         return (f"{row} multiplies {f.variable} by {_format(f.used or 0)}, its {f.want.words}, but the goal counts "
                 f'things ("{f.key}"): count each {f.variable} once (coefficient 1).')
+    if f.kind == "denied":
+        return (f"{row} gives {f.variable} {_format(f.used or 0)}, a figure the text gives it for something else, "
+                f'and the text says it gives none ("{f.key}"): leave {f.variable} out of it.')
     return (f"{row} gives {f.variable} {_format(f.used or 0)}, a figure the text gives it for something else; it "
             f"gives {f.variable} none for this row: leave {f.variable} out of it unless a sentence says so.")
 
 
 def rewritten(terms: dict[str, float], findings: list[Finding]) -> dict[str, float] | None:
-    """The row's terms with each wrong coefficient replaced and each missing variable added, when every
-    finding has a figure to use (a `none` finding has none: no rewrite)."""
-    if not findings or any(f.want is None for f in findings):
+    """The row's terms with each wrong coefficient replaced, each missing variable added and each variable the
+    text denies the row dropped, when every finding says what to write (a `none` finding does not: no
+    rewrite)."""
+    if not findings or any(f.want is None and f.kind != "denied" for f in findings):
         return None
     out = dict(terms)
     for f in findings:
-        out[f.variable] = f.want.value  # type: ignore[union-attr]
-    return out
+        if f.kind == "denied":
+            out.pop(f.variable, None)
+        else:
+            out[f.variable] = f.want.value  # type: ignore[union-attr]
+    return out if out else None
+
+
+_DENIAL = re.compile(r"\b(?:no|zero|without(?: any)?)\s+((?:[A-Za-z]+\s+){0,2}[A-Za-z]+)", re.I)
+_NOT_DENIAL = {"more", "less", "fewer", "longer", "later", "earlier", "greater", "larger", "smaller", "matter",
+               "difference", "than"}
+
+
+def denied(finding: Finding, problem: str, found: tuple[Figure, ...]) -> Finding:
+    """`finding` as `denied` when it is a `none` that the text states: a sentence that gives the variable
+    figures, or the one after it, says "no <the row's word>" (nl4opt_test_048: factory 2 "produces 10 black
+    teddy bears and 10 white teddy bears. (but no brown ones)", and the brown row gave it 10)."""
+    if finding.kind != "none":
+        return finding
+    told = sentences(problem)
+    own = {f.sentence for f in found if f.variable == finding.variable}
+    near = {told[i + k] for i, s in enumerate(told) if s in own for k in (0, 1) if i + k < len(told)}
+    for sentence in near:
+        for m in _DENIAL.finditer(sentence):
+            words = m.group(1).split()
+            if words[0].lower() in _NOT_DENIAL:
+                continue
+            if finding.key in {stem for _, stem in tokens(m.group(1))}:
+                return Finding("denied", finding.variable, finding.used, None, m.group().strip())
+    return finding
 
 
 def write_terms(terms: dict[str, float]) -> str:
@@ -439,7 +471,7 @@ def constraint_findings(expr: str, source: str, name: str, problem: str, variabl
     if said and said != words:  # nl4opt_test_114 named a row "fat" and gave it the only 100 of the text, "at
         # most 100 units of folate": with both words the column is a guess, with the sentence's it is folate
         findings = row_findings(terms, said, found, list(variables), may_add=len(terms) >= 2)
-    findings = findings or swapped_column(terms, found)
+    findings = [denied(f, problem, found) for f in findings] or swapped_column(terms, found)
     fixed = rewritten(terms, findings)
     return findings, (f"{write_terms(fixed)} {sides[1]} {sides[2].strip()}" if fixed else None)
 

@@ -1463,6 +1463,67 @@ def stated_direction(expr: str, sentence: str) -> str | None:
     return f"{sides[0].strip()} {flipped[1]} {sides[2].strip()}"
 
 
+_LIMIT_WORD_SENSE = {"at least": ">=", "no less than": ">=", "no fewer than": ">=", "a minimum of": ">=",
+                     "at most": "<=", "no more than": "<=", "a maximum of": "<=", "up to": "<="}
+_LIMIT_WORD = "|".join(_LIMIT_WORD_SENSE)
+_LIMIT_NUMBER = r"\$?\d[\d,]*(?:\.\d+)?(?![\d.,]*\d|\s*%)"  # a limit in digits, not a percentage
+_RANGE = re.compile(rf"\b(?P<w1>{_LIMIT_WORD})\s+(?P<n1>{_LIMIT_NUMBER})(?P<mid>(?:\s+[A-Za-z]+){{0,3}}?)\s*,?\s+"
+                    rf"(?:but|and)\s+(?:also\s+)?(?P<w2>{_LIMIT_WORD})\s+(?P<n2>{_LIMIT_NUMBER})", re.I)
+_NAME_FILLERS = {"number", "num", "n", "of", "amount", "total", "qty", "units", "count"}
+_RANGE_BOUND = re.compile(r"^\s*([A-Za-z_]\w*)\s*(<=|>=)\s*(\d+(?:\.\d+)?)\s*$")
+
+
+def stated_range(expr: str, sentence: str) -> str | None:
+    """The other end of a range its sentence states for one quantity, when `expr` bounds a variable by one end
+    only: nl4opt_test_009's "at least 300 carrots but at most 500 carrots are sold" written `carrots >= 300`
+    alone (1249.55 for 507.8); the answer is `carrots <= 500`. The two limits are joined by "but"/"and", the
+    first with no noun or with the noun the second repeats, so both are of one quantity (not nl4opt_test_269's
+    "at most 200 total hours and at least 4 runners", nor 262's "at most 25 motorboat trips and at least 75% of
+    the trips"), and every word of the variable's name ("radio" and "ads" of radio_ads) is among the range's
+    words or the three after it."""
+    bound = _RANGE_BOUND.match(expr)
+    if bound is None or not sentence:
+        return None
+    var, op, number = bound.groups()
+    named = {w[:5] for w in var.lower().split("_") if w and w not in _NAME_FILLERS}
+    for m in _RANGE.finditer(sentence):
+        around = sentence[m.start():m.end()] + " " + " ".join(sentence[m.end():].split()[:3])
+        mid, after = m.group("mid").split(), sentence[m.end():].split()
+        if mid and (not after or after[0].lower().rstrip("s.,;") != mid[-1].lower().rstrip("s.,;")):
+            continue  # "at most 200 total hours and at least 4 runners": two quantities, each with its noun
+        said = {form[:5] for w in re.findall(r"[A-Za-z]{3,}", around) for form in (w.lower(), w.lower().rstrip("s"))}
+        if not named or not named <= said:
+            continue  # the range is of another quantity than the bounded variable
+        ends = [(_LIMIT_WORD_SENSE[m.group(f"w{k}").lower()], float(re.sub(r"[$,]", "", m.group(f"n{k}"))))
+                for k in (1, 2)]
+        if ends[0][0] == ends[1][0]:
+            continue  # "at least 20 A and at least 30 B": two items' limits, not a range
+        for (sense, value), (other_sense, other) in (ends, ends[::-1]):
+            if sense == op and value == float(number):
+                return f"{var} {other_sense} {other:g}"
+    return None
+
+
+_PER_ITEM = re.compile(r"\b(?:each|per|every|can (?:carry|take|hold|transport))\b", re.I)
+
+
+def unstated_bound(sentence: str, number: str, variables: dict[str, str]) -> str | None:
+    """The bound a limit word puts on one variable, for a number of `sentence` the model uses nowhere:
+    nl4opt_test_163's "he only has enough money for at most 8 truck trips", left out by every sample and every
+    repair (115 for 120), is `trucks <= 8`. The words after the number (up to three) must name exactly one
+    variable by its own words, and the clause before the limit word says no "each"/"per" (a truck "can carry at
+    most 7 cows" is a figure of an item, not a limit on it)."""
+    for m in re.finditer(rf"\b({_LIMIT_WORD})\s+\$?{re.escape(number)}(?![\d.,]*\d)((?:\s+[A-Za-z][A-Za-z-]*){{1,3}})",
+                         sentence, re.I):
+        clause = re.split(r"[,;]", sentence[:m.start()])[-1]
+        if _PER_ITEM.search(clause):
+            continue
+        named = [v for v, own in own_words(variables).items() if own & word_stems(m.group(2))]
+        if len(named) == 1:
+            return f"{named[0]} {_LIMIT_WORD_SENSE[m.group(1).lower()]} {number.replace(',', '')}"
+    return None
+
+
 _KEYWORDS = {"sum", "min", "max", "in", "where", "and", "or", "not", "abs"}
 
 
@@ -1514,15 +1575,20 @@ def _rounded_fraction(value: float) -> tuple[float | None, str]:
     return None, ""
 
 
-def rounded_fractions(problem: str, expr: str) -> list[tuple[str, str]]:
+def rounded_fractions(problem: str, expr: str, source: str = "") -> list[tuple[str, str]]:
     """Numbers of an expression that round a fraction the text states in words: (number, the words).
     nl4opt_test_275: "at most a third as much chemical A as chemical B" as `chemical_A <= 0.3*chemical_B`.
-    Not a number the text also writes in digits (nl4opt_test_009's carrot at $0.30 beside "a third")."""
+    Not a number the text also writes in digits (nl4opt_test_009's carrot at $0.30 beside "a third"), unless
+    the row's own sentence (`source`) states the fraction and not the digits: 009's "the number of cucumbers
+    sold is at most a third of the number of carrots sold" written `cucumbers <= 0.3*carrots`."""
     stated = _numbers(problem)
+    own = _numbers(source) if source else set()
     found = []
     for digits, _ in NUMBER_TOKEN.findall(expr):
         fraction, words = _rounded_fraction(float(digits))
-        if fraction is not None and fraction in stated and float(digits) not in stated:
+        if fraction is None:
+            continue
+        if (fraction in own and float(digits) not in own) or (fraction in stated and float(digits) not in stated):
             found.append((digits, words))
     return list(dict.fromkeys(found))
 

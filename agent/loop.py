@@ -69,10 +69,12 @@ from agent.formalize import (
     share_of_the_other,
     share_on_wrong_variable,
     stated_direction,
+    stated_range,
     suggest_coefficients,
     swapped_ratio,
     text_scales,
     total_split_per_item,
+    unstated_bound,
     unused_numbers,
     word_stems,
 )
@@ -607,6 +609,10 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
             lines.append(f'{c.name} ({c.expr}) limits the sum, but its sentence gives each its own limit '
                          f'("{c.source}"): write one constraint per variable, '
                          f"{', '.join(f'{t} {op} {limit}' for t, op, limit in listed)}.")
+        other_end = _range_end(c, ir)
+        if other_end is not None:
+            lines.append(f'{c.name} ({c.expr}) keeps one end of the range its sentence states ("{c.source}"): add '
+                         f"{other_end}.")
         lines += [line for line, _ in _ratio_findings(c, described)]
         if _data_comparison(c, described, problem):
             lines.append(f"{c.name} ({c.expr}) compares the two by their own figures of the text, but no sentence "
@@ -622,7 +628,7 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
             lines.append(f"{c.name} ({c.expr}) bounds {var} by {number}, which is {var}'s own coefficient in {where}: "
                          f"an amount per unit, not a limit. Remove it unless the text limits {var} to {number}.")
             continue  # its sentence's "requires 10 units of wood" says nothing of a direction then
-        for number, words in rounded_fractions(problem, c.expr) if problem else []:
+        for number, words in rounded_fractions(problem, c.expr, c.source) if problem else []:
             lines.append(f'{c.name} ({c.expr}) uses {number} for "{words}" in the text: write the exact fraction, '
                          f"as a division (x/3), not a rounded decimal.")
         for number, sentence in percent_as_whole(problem, c.expr) if problem and not c.forall else []:
@@ -775,6 +781,22 @@ def _objective_offset(ir: ModelIR, problem: str) -> tuple[float, str] | None:
     return objective_offset(ir.objective.expr, problem)
 
 
+def _fresh_name(name: str, ir: ModelIR) -> str:
+    """`name`, or it with a number, so that no constraint of `ir` has it."""
+    taken = {c.name for c in ir.constraints}
+    return name if name not in taken else next(f"{name}_{k}" for k in range(2, len(taken) + 3)
+                                               if f"{name}_{k}" not in taken)
+
+
+def _range_end(c: Constraint, ir: ModelIR) -> str | None:
+    """`stated_range` of a flat constraint, when no row of the model writes that end already."""
+    if c.forall or not c.source:
+        return None
+    other = stated_range(c.expr, c.source)
+    written = {re.sub(r"\s+", "", o.expr) for o in ir.constraints}
+    return other if other is not None and re.sub(r"\s+", "", other) not in written else None
+
+
 def _limit_alone(c: Constraint, ir: ModelIR) -> bool:
     """Whether no other row of the model uses the number `c` is limited by (nl4opt_test_111's fat row took
     vitamin C's 100, which the vitamin C row also uses: which of them the sentence is about is not known)."""
@@ -869,7 +891,7 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
         if c.forall or c.name in twice:
             continue
         found = _ratio_findings(c, described)
-        rounded = rounded_fractions(problem, c.expr) if problem else []
+        rounded = rounded_fractions(problem, c.expr, c.source) if problem else []
         each = per_item_limit_as_total(c.expr, c.source, names) if c.source else None
         per_item = listed_limits_as_total(c.expr, c.source, described) if c.source else None
         if each is not None:
@@ -889,9 +911,17 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
             rewrites[c.name] = [(c.name, expr)]
         elif per_item is not None:
             rewrites[c.name] = [(f"{c.name}_{t}", f"{t} {op} {limit}") for t, op, limit in per_item]
+        elif (other_end := _range_end(c, ir)) is not None:
+            rewrites[c.name] = [(c.name, c.expr), (_fresh_name(f"{c.name}_other_end", ir), other_end)]
         elif c.source and c.name not in shared and (turned := stated_direction(c.expr, c.source)) is not None:
             rewrites[c.name] = [(c.name, turned)]  # not a row whose limit another row uses: which one took it
             # from the wrong sentence is a guess (nl4opt_test_111: the fat row with vitamin C's "at least 100")
+    flat_rows = [c for c in ir.constraints if not c.forall]
+    for bound, sentence in _unstated_bounds(ir, problem) if problem and flat_rows else ():
+        host = next((c for c in flat_rows if c.source == sentence), flat_rows[-1])
+        variable = bound.split()[0]
+        rows = rewrites.get(host.name, [(host.name, host.expr)])
+        rewrites[host.name] = [*rows, (_fresh_name(f"{variable}_limit", ir), bound)]
     for name, (_, rows) in _choice_findings(ir, problem).items() if problem else ():
         if name not in rewrites:
             rewrites[name] = rows
@@ -1038,20 +1068,38 @@ def _unreachable_lines(compiled: CompiledModel, conflict: list[str]) -> list[str
     return lines
 
 
-def _unused_number_lines(ir: ModelIR, problem: str) -> list[str]:
-    """One line per sentence whose digits the model uses nowhere (see `unused_numbers`)."""
+def _model_texts(ir: ModelIR) -> list[str]:
+    """Every text of a model that may hold a number of the problem: rows, objective, bounds, tables."""
     texts = [c.expr for c in ir.constraints] + [c.forall or "" for c in ir.constraints]
     texts += [ir.objective.expr if ir.objective else ""]
     texts += [f"{v.lower} {v.upper}" for v in ir.variables]
-    texts += [json.dumps(p.value) for p in ir.parameters] + [json.dumps(st.elements) for st in ir.sets]
+    return texts + [json.dumps(p.value) for p in ir.parameters] + [json.dumps(st.elements) for st in ir.sets]
+
+
+def _unstated_bounds(ir: ModelIR, problem: str) -> list[tuple[str, str]]:
+    """(bound, sentence) for each number the model uses nowhere that its sentence makes a limit on one
+    variable (`unstated_bound`); flat models only."""
+    if any(v.index for v in ir.variables):
+        return []
+    described = {v.name: v.description or "" for v in ir.variables}
+    return [(bound, sentence) for numbers, sentence in unused_numbers(problem, _model_texts(ir))
+            for number in numbers if not number.endswith("%")
+            if (bound := unstated_bound(sentence, number, described)) is not None]
+
+
+def _unused_number_lines(ir: ModelIR, problem: str) -> list[str]:
+    """One line per sentence whose digits the model uses nowhere (see `unused_numbers`)."""
     pairs = [(c.name, c.expr) for c in ir.constraints]
     exprs = dict(pairs)
     variables = [v.name for v in ir.variables]
     lines = []
     about: dict[str, list[tuple[list[str], str]]] = {}
-    for numbers, sentence in unused_numbers(problem, texts):
+    bounds = dict((sentence, bound) for bound, sentence in _unstated_bounds(ir, problem))
+    for numbers, sentence in unused_numbers(problem, _model_texts(ir)):
         line = (f'{" and ".join(numbers)} in "{sentence}" {"is" if len(numbers) == 1 else "are"} used nowhere in '
                 "the model: a coefficient or a limit is probably missing or taken from another sentence.")
+        if sentence in bounds:
+            line += f" The sentence states {bounds[sentence]}."
         suspects = constraints_about(sentence, pairs, variables, numbers)
         stated = sentence_quantities(sentence)
         blind = [name for name in suspects if not expression_numbers(exprs[name]) & stated]

@@ -85,14 +85,27 @@ def test_a_goal_that_counts_is_not_weighed_by_minutes() -> None:
     assert _objective(apply_rewrites(ir, exact_rewrites(ir, problem))) == answer
 
 
+def test_a_figure_the_text_denies_is_dropped_from_its_row() -> None:
+    """nl4opt_test_048: factory 2 makes "(but no brown ones)", the brown row gave it 10 (its black and white):
+    the text says none, so the rewrite leaves it out, and the optimum is the label's."""
+    ir, problem, answer = _answer("048")
+    brown = next(c for c in ir.constraints if c.expr.startswith("3*"))
+    findings, fixed = constraint_findings(brown.expr, brown.source, brown.name, problem, _described(ir))
+    assert [(f.kind, f.variable, f.key) for f in findings] == [("denied", "factory_2_hours", "no brown ones")]
+    assert fixed == "3*factory_1_hours >= 15"
+    assert _objective(apply_rewrites(ir, exact_rewrites(ir, problem))) == answer
+    assert 1.0 not in {f.value for f in figures(problem, _described(ir))}  # "for 1 hour": the rates' basis
+
+
 def test_a_figure_the_text_does_not_give_is_doubted_but_not_rewritten() -> None:
-    """nl4opt_test_048: factory 2 makes "no brown ones", the brown row gives it 10 (its black and white)."""
+    """The same row where the text only leaves factory 2's brown bears unsaid: a doubt, no rewrite (which
+    figure was meant is not known)."""
     ir, problem, _ = _answer("048")
+    problem = problem.replace(" (but no brown ones).", "")
     brown = next(c for c in ir.constraints if c.expr.startswith("3*"))
     findings, fixed = constraint_findings(brown.expr, brown.source, brown.name, problem, _described(ir))
     assert [(f.kind, f.variable) for f in findings] == [("none", "factory_2_hours")] and fixed is None
     assert brown.name not in exact_rewrites(ir, problem)
-    assert 1.0 not in {f.value for f in figures(problem, _described(ir))}  # "for 1 hour": the rates' basis
 
 
 def test_a_bound_on_the_wrong_dog_and_a_comparison_of_data_are_mended() -> None:

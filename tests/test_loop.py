@@ -794,6 +794,12 @@ def test_a_fraction_stated_in_words_and_written_rounded_is_doubted_not_removed()
     carrots = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_009"]))).problem
     assert rounded_fractions(carrots, "0.3*carrots + 0.5*cucumbers <= 500") == []
     assert rounded_fractions(carrots, "cucumbers <= 0.33*carrots") == [("0.33", "a third")]
+    # The ratio row's own sentence says "a third" and no 0.30: there 0.3 is the third rounded (the greedy answer
+    # of the same run wrote `cucumbers <= 0.3*carrots`); the budget row's sentence states the $0.30.
+    ratio = "The owner estimates that the number of cucumbers sold is at most a third of the number of carrots sold."
+    assert rounded_fractions(carrots, "cucumbers <= 0.3*carrots", ratio) == [("0.3", "a third")]
+    budget = "A carrot costs the store owner $0.30 and a cucumber costs the store owner $0.50."
+    assert rounded_fractions(carrots, "0.3*carrots + 0.5*cucumbers <= 500", budget) == []
 
 
 def test_a_ratio_rewrite_the_model_would_garble_is_applied_by_the_loop() -> None:
@@ -1099,13 +1105,56 @@ def test_a_cap_on_the_objective_with_another_rows_number_is_removed() -> None:
     raw = (Path(__file__).resolve().parent / "fixtures" / "cows_cap_with_borrowed_number.json").read_text()
     ir = parse_model_output(raw, problem)
     assert solve(ir.compile(), "milp", time_limit=10).status.value == "infeasible"
-    assert exact_rewrites(ir, problem) == {"pollution": []}
+    assert exact_rewrites(ir, problem)["pollution"] == []
     assert solve(apply_rewrites(ir, {"pollution": []}).compile(), "milp", time_limit=10).status.value == "optimal"
     # A stated number no other row uses stays: the text may cap the objective itself.
     objective = "5*helicopters + 10*trucks"
     assert objective_cap(f"{objective} <= 80", objective, "minimize", problem) is None
     alone = ir.model_copy(update={"constraints": [c for c in ir.constraints if c.name == "pollution"]})
     assert exact_rewrites(alone, problem).get("pollution") != []
+
+
+def test_a_limit_the_model_left_out_is_added_when_its_sentence_names_one_variable() -> None:
+    """nl4opt_test_163 again: with the cap gone, "he only has enough money for at most 8 truck trips" is in no
+    row of any sample or repair of that run (115 for the labelled 120). The 8 is used nowhere and its words
+    name the trucks alone: the loop adds trucks <= 8 beside the row of the same sentence."""
+    from agent.formalize import parse_model_output, unstated_bound
+    from agent.loop import rewrite_rounds
+    from solvers import solve
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_163"])))
+    raw = (Path(__file__).resolve().parent / "fixtures" / "cows_cap_with_borrowed_number.json").read_text()
+    ir = parse_model_output(raw, problem.problem)
+    fixed, rewrites = rewrite_rounds(ir, problem.problem)
+    assert rewrites["cows"] == [("cows", "3*helicopters + 7*trucks >= 80"), ("trucks_limit", "trucks <= 8")]
+    assert strict_correct(solve(fixed.compile(), "milp", time_limit=10).objective, problem.answer)
+    trips = {"helicopters": "helicopter trips", "trucks": "truck trips"}
+    assert unstated_bound("A truck can carry at most 8 cows per trip.", "8", trips) is None  # a figure of an item
+    assert unstated_bound("There can be at most 8 trips in all.", "8", trips) is None  # names both
+    assert unstated_bound("He has at most 8 truck trips.", "80", trips) is None
+
+
+def test_one_end_of_a_stated_range_gets_the_other() -> None:
+    """nl4opt_test_009, the greedy answer of the pipeline run of 2026-12-07 (commit 8be2f6c), copied verbatim:
+    "at least 300 carrots but at most 500 carrots are sold" as carrots >= 300 alone, and "at most a third of
+    the number of carrots" as 0.3*carrots (the text's $0.30 had hidden that rounding). Both are exact rewrites
+    now, and together they give the label (507.8; the answer was 1249.55)."""
+    from agent.formalize import parse_model_output, stated_range
+    from agent.loop import rewrite_rounds
+    from solvers import solve
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_009"])))
+    raw = (Path(__file__).resolve().parent / "fixtures" / "carrots_one_end_of_a_range.json").read_text()
+    ir = parse_model_output(raw, problem.problem)
+    fixed, rewrites = rewrite_rounds(ir, problem.problem)
+    assert rewrites["carrot_limit"] == [("carrot_limit", "carrots >= 300"),
+                                        ("carrot_limit_other_end", "carrots <= 500")]
+    assert rewrites["cucumber_ratio"] == [("cucumber_ratio", "cucumbers <= (1/3)*carrots")]
+    assert strict_correct(solve(fixed.compile(), "milp", time_limit=10).objective, problem.answer)
+    ads = "The company decides that at least 15 but no more than 40 radio ads should be ordered."
+    assert stated_range("radio_ads >= 15", ads) == "radio_ads <= 40"
+    assert stated_range("tv_ads >= 15", ads) is None  # the range is of radio ads
+    assert stated_range("a >= 20", "at least 20 apples and at least 30 pears") is None  # two items' floors
 
 
 def test_a_share_of_the_total_taken_of_the_other_is_rewritten() -> None:
