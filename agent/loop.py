@@ -875,10 +875,12 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
     """Constraint name -> the (name, expression) rows its doubt says it reads, where that reading is exact: a
     ratio or share between two variables (`_ratio_findings`), a rounded third written as the fraction, a limit
     on each item (or limits listed one per item) written on their sum, split into one row per item, an
-    invented cap on the objective, removed (no rows), and a row of percentages written as whole numbers, as
-    shares. A limit's direction only where `stated_direction` finds it exact (list words, or a need written
-    as an equality): "requires 10 units of wood" also describes coefficients, so that doubt stays a question
-    for the model."""
+    invented cap on the objective, removed (no rows), a row of percentages written as whole numbers, as
+    shares, one limit stated once and taken whole by each item, as the limit of their sum
+    (`total_split_per_item`), a figure the text denies, dropped, the other end of a stated range, and a limit
+    the model left out whose words name one variable (`unstated_bound`). A limit's direction only where
+    `stated_direction` finds it exact (list words, or a need written as an equality): "requires 10 units of
+    wood" also describes coefficients, so that doubt stays a question for the model."""
     described = {v.name: v.description or "" for v in ir.variables if not v.index}
     names = list(described)
     rewrites: dict[str, list[tuple[str, str]]] = {}
@@ -916,6 +918,9 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
         elif c.source and c.name not in shared and (turned := stated_direction(c.expr, c.source)) is not None:
             rewrites[c.name] = [(c.name, turned)]  # not a row whose limit another row uses: which one took it
             # from the wrong sentence is a guess (nl4opt_test_111: the fat row with vitamin C's "at least 100")
+    for names_, total, _ in total_split_per_item(flat, problem) if problem else ():
+        if not any(n in rewrites for n in names_):  # one limit stated once, taken whole by each item: the sum's
+            rewrites.update({names_[0]: [(names_[0], total)], **{n: [] for n in names_[1:]}})  # (231's prizes)
     flat_rows = [c for c in ir.constraints if not c.forall]
     for bound, sentence in _unstated_bounds(ir, problem) if problem and flat_rows else ():
         host = next((c for c in flat_rows if c.source == sentence), flat_rows[-1])

@@ -17,6 +17,7 @@ from agent.figures import OBJECTIVE, borrowed_figures, constraint_findings, data
 from agent.formalize import (
     bound_on_wrong_variable,
     direction_conflict,
+    parse_model_output,
     share_of_itself,
     share_on_wrong_variable,
     stated_direction,
@@ -83,6 +84,18 @@ def test_a_goal_that_counts_is_not_weighed_by_minutes() -> None:
     assert {f.kind for f in findings} == {"counted"} and goal == "the number of patients that can be vaccinated"
     assert fixed == "pill_vaccines + shot_vaccines"
     assert _objective(apply_rewrites(ir, exact_rewrites(ir, problem))) == answer
+
+
+def test_a_coefficient_from_another_items_other_column_is_wrong() -> None:
+    """nl4opt_test_130's greedy answer (run of 2026-12-07): the legs row gave pain killer 2 the 0.8 that pain
+    killer 1 delivers to the back; no figure of pain killer 2 is 0.8, and its legs figure is 0.7."""
+    raw = (FIXTURES.parent / "pain_killers_figure_of_another_column.json").read_text(encoding="utf-8")
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_130"]))).problem
+    ir = parse_model_output(raw, problem)
+    legs = next(c for c in ir.constraints if c.name == "medicine_legs")
+    findings, fixed = constraint_findings(legs.expr, legs.source, legs.name, problem, _described(ir))
+    assert [(f.kind, f.variable, f.used) for f in findings] == [("wrong", "killer_2_doses", 0.8)]
+    assert fixed == "0.5*killer_1_doses + 0.7*killer_2_doses >= 4"
 
 
 def test_a_figure_the_text_denies_is_dropped_from_its_row() -> None:

@@ -1134,6 +1134,24 @@ def test_a_limit_the_model_left_out_is_added_when_its_sentence_names_one_variabl
     assert unstated_bound("He has at most 8 truck trips.", "80", trips) is None
 
 
+def test_one_limit_taken_whole_by_each_item_becomes_the_limit_of_their_sum() -> None:
+    """nl4opt_test_231, the greedy answer of the pipeline run of 2026-12-07 (commit 8be2f6c), copied verbatim:
+    "the amusement park can have at most $100 in prizes every hour" as 2*throwing_games <= 100 and
+    3*climbing_games <= 100. It was doubted and every repair kept it (950); the two rows become one over the
+    sum, whose integer optimum is 670 (the label, 677.5, is the LP optimum with 42.5 throwing games)."""
+    from agent.formalize import parse_model_output
+    from agent.loop import rewrite_rounds
+    from solvers import solve
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_231"]))).problem
+    raw = (Path(__file__).resolve().parent / "fixtures" / "prizes_limit_taken_by_each_game.json").read_text()
+    ir = parse_model_output(raw, problem)
+    fixed, rewrites = rewrite_rounds(ir, problem)
+    assert rewrites == {"throwing_profit": [("throwing_profit", "2*throwing_games + 3*climbing_games <= 100")],
+                        "climbing_profit": []}
+    assert solve(fixed.compile(), "milp", time_limit=10).objective == 670
+
+
 def test_one_end_of_a_stated_range_gets_the_other() -> None:
     """nl4opt_test_009, the greedy answer of the pipeline run of 2026-12-07 (commit 8be2f6c), copied verbatim:
     "at least 300 carrots but at most 500 carrots are sold" as carrots >= 300 alone, and "at most a third of
