@@ -23,6 +23,7 @@ from agent.figures import (
     data_comparison,
     describe,
     goal_words,
+    linear_terms,
     objective_findings,
 )
 from agent.formalize import (
@@ -781,6 +782,33 @@ def _objective_offset(ir: ModelIR, problem: str) -> tuple[float, str] | None:
     return objective_offset(ir.objective.expr, problem)
 
 
+def _loose_unstated_rows(ir: ModelIR, problem: str) -> list[str]:
+    """Rows that limit the same sum in the same direction as a tighter row whose limit the text states in
+    digits, while their own limit is no number of the text (a product, a made-up one): nl4opt_test_269's right
+    answer wrote "at most 200 total hours" and beside it 4*runners + 2*canoes <= 330 (33 times 10). The loose
+    row can never bind, so removing it leaves the optimum as it is; kept, its same-sum doubt cost that answer
+    the vote."""
+    stated = {float(d.replace(",", "")) for d, _ in NUMBER_TOKEN.findall(problem)}
+    groups: dict[tuple[frozenset[tuple[str, float]], str], list[tuple[str, float, bool]]] = {}
+    for c in ir.constraints:
+        sides = None if c.forall else limit_sides(c.expr)
+        terms = linear_terms(sides[0]) if sides else None
+        value = constant_of(sides[2]) if sides else None
+        if sides is None or terms is None or value is None or sides[1] not in ("<=", ">="):
+            continue
+        plain = re.fullmatch(r"\d[\d,]*(?:\.\d+)?", sides[2].strip()) is not None
+        groups.setdefault((frozenset(terms.items()), sides[1]), []).append((c.name, value, plain and value in stated))
+    loose = []
+    for (_, op), rows in groups.items():
+        told = [r for r in rows if r[2]]
+        if len(rows) < 2 or len(told) != 1:
+            continue
+        tight = told[0][1]
+        if all((value >= tight if op == "<=" else value <= tight) for name, value, _ in rows if name != told[0][0]):
+            loose += [name for name, _, _ in rows if name != told[0][0]]
+    return loose
+
+
 def _fresh_name(name: str, ir: ModelIR) -> str:
     """`name`, or it with a number, so that no constraint of `ir` has it."""
     taken = {c.name for c in ir.constraints}
@@ -877,10 +905,11 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
     on each item (or limits listed one per item) written on their sum, split into one row per item, an
     invented cap on the objective, removed (no rows), a row of percentages written as whole numbers, as
     shares, one limit stated once and taken whole by each item, as the limit of their sum
-    (`total_split_per_item`), a figure the text denies, dropped, the other end of a stated range, and a limit
-    the model left out whose words name one variable (`unstated_bound`). A limit's direction only where
-    `stated_direction` finds it exact (list words, or a need written as an equality): "requires 10 units of
-    wood" also describes coefficients, so that doubt stays a question for the model."""
+    (`total_split_per_item`), a row looser than a stated one of the same sum, removed, a figure the text denies,
+    dropped, the other end of a stated range, and a limit the model left out whose words name one variable
+    (`unstated_bound`). A limit's direction only where `stated_direction` finds it exact (list words, or a need
+    written as an equality): "requires 10 units of wood" also describes coefficients, so that doubt stays a
+    question for the model."""
     described = {v.name: v.description or "" for v in ir.variables if not v.index}
     names = list(described)
     rewrites: dict[str, list[tuple[str, str]]] = {}
@@ -918,6 +947,8 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
         elif c.source and c.name not in shared and (turned := stated_direction(c.expr, c.source)) is not None:
             rewrites[c.name] = [(c.name, turned)]  # not a row whose limit another row uses: which one took it
             # from the wrong sentence is a guess (nl4opt_test_111: the fat row with vitamin C's "at least 100")
+    for name in _loose_unstated_rows(ir, problem) if problem else ():
+        rewrites.setdefault(name, [])
     for names_, total, _ in total_split_per_item(flat, problem) if problem else ():
         if not any(n in rewrites for n in names_):  # one limit stated once, taken whole by each item: the sum's
             rewrites.update({names_[0]: [(names_[0], total)], **{n: [] for n in names_[1:]}})  # (231's prizes)

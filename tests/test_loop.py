@@ -1152,6 +1152,26 @@ def test_one_limit_taken_whole_by_each_item_becomes_the_limit_of_their_sum() -> 
     assert solve(fixed.compile(), "milp", time_limit=10).objective == 670
 
 
+def test_a_loose_row_beside_a_stated_limit_of_the_same_sum_is_removed() -> None:
+    """nl4opt_test_269, a repair of the pipeline run of 2026-12-07 (commit 8be2f6c), copied verbatim: right
+    (310), with "at most 200 total hours" and beside it 4*runners + 2*canoes <= 330, a number of no sentence.
+    Its same-sum doubt tied it with two wrong samples and the vote took the greedy one (3249). The 330 row
+    never binds: removing it keeps 310 and the doubt goes. A tighter unstated row is left alone."""
+    from agent.formalize import parse_model_output
+    from agent.loop import _loose_unstated_rows, rewrite_rounds
+    from solvers import solve
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_269"])))
+    raw = (Path(__file__).resolve().parent / "fixtures" / "mail_loose_row_beside_stated_limit.json").read_text()
+    ir = parse_model_output(raw, problem.problem)
+    fixed, rewrites = rewrite_rounds(ir, problem.problem)
+    assert rewrites == {"delivery_hours": []}
+    assert strict_correct(solve(fixed.compile(), "milp", time_limit=10).objective, problem.answer)
+    tighter = ir.model_copy(update={"constraints": [c.model_copy(update={"expr": c.expr.replace("330", "150")})
+                                                    for c in ir.constraints]})
+    assert _loose_unstated_rows(tighter, problem.problem) == []
+
+
 def test_one_end_of_a_stated_range_gets_the_other() -> None:
     """nl4opt_test_009, the greedy answer of the pipeline run of 2026-12-07 (commit 8be2f6c), copied verbatim:
     "at least 300 carrots but at most 500 carrots are sold" as carrots >= 300 alone, and "at most a third of
