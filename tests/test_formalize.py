@@ -207,6 +207,10 @@ def test_clock_times_years_and_labels_are_not_unused_quantities() -> None:
     assert unused_numbers(two_kinds, ["3*x <= 9"]) == [(["2"], two_kinds)]
     once = "Mix syrup 3 with 4 kg of sugar."  # numbered once: a quantity as far as this rule knows
     assert unused_numbers(once, ["x <= 4"]) == [(["3"], once)]
+    # nl4opt_test_013: enumerators in parentheses name the options ("(1) radio ads and (2) social media ads")
+    ads = "The company spends on two forms of advertising: (1) radio ads and (2) social media ads."
+    assert unused_numbers(ads, ["radio + social <= 5"]) == []
+    assert unused_numbers("Buy (at most 2) boxes.", ["x <= 5"]) == [(["2"], "Buy (at most 2) boxes.")]
 
 
 def test_a_constraint_that_only_repeats_the_objective_is_dropped_and_noted() -> None:
