@@ -809,6 +809,23 @@ def _loose_unstated_rows(ir: ModelIR, problem: str) -> list[str]:
     return loose
 
 
+def _nonnegative_sums(ir: ModelIR) -> list[str]:
+    """Rows that say a sum of non-negative variables with positive coefficients is at least 0: the model
+    restating a sentence of data ("The cost per pill for pill A is $4 ..." as `4*pill_A + 5*pill_B >= 0`,
+    nl4opt_test_035, 046, 208, 257, 259: right answers, each doubted as a row that requires nothing and sent to
+    a repair). Such a row holds for every value within the bounds, so removing it changes nothing."""
+    lower = {v.name: v.lower for v in ir.variables if not v.index}
+    found = []
+    for c in ir.constraints:
+        sides = None if c.forall else limit_sides(c.expr)
+        terms = linear_terms(sides[0]) if sides else None
+        if sides is None or terms is None or sides[1] != ">=" or constant_of(sides[2]) != 0:
+            continue
+        if all(coef > 0 and isinstance(lower.get(v), int | float) and lower[v] >= 0 for v, coef in terms.items()):
+            found.append(c.name)
+    return found
+
+
 def _fresh_name(name: str, ir: ModelIR) -> str:
     """`name`, or it with a number, so that no constraint of `ir` has it."""
     taken = {c.name for c in ir.constraints}
@@ -905,11 +922,11 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
     on each item (or limits listed one per item) written on their sum, split into one row per item, an
     invented cap on the objective, removed (no rows), a row of percentages written as whole numbers, as
     shares, one limit stated once and taken whole by each item, as the limit of their sum
-    (`total_split_per_item`), a row looser than a stated one of the same sum, removed, a figure the text denies,
-    dropped, the other end of a stated range, and a limit the model left out whose words name one variable
-    (`unstated_bound`). A limit's direction only where `stated_direction` finds it exact (list words, or a need
-    written as an equality): "requires 10 units of wood" also describes coefficients, so that doubt stays a
-    question for the model."""
+    (`total_split_per_item`), a row looser than a stated one of the same sum or a non-negative sum `>= 0`,
+    removed, a figure the text denies, dropped, the other end of a stated range, and a limit the model left
+    out whose words name one variable (`unstated_bound`). A limit's direction only where `stated_direction`
+    finds it exact (list words, or a need written as an equality): "requires 10 units of wood" also describes
+    coefficients, so that doubt stays a question for the model."""
     described = {v.name: v.description or "" for v in ir.variables if not v.index}
     names = list(described)
     rewrites: dict[str, list[tuple[str, str]]] = {}
@@ -947,7 +964,7 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
         elif c.source and c.name not in shared and (turned := stated_direction(c.expr, c.source)) is not None:
             rewrites[c.name] = [(c.name, turned)]  # not a row whose limit another row uses: which one took it
             # from the wrong sentence is a guess (nl4opt_test_111: the fat row with vitamin C's "at least 100")
-    for name in _loose_unstated_rows(ir, problem) if problem else ():
+    for name in [*(_loose_unstated_rows(ir, problem) if problem else []), *_nonnegative_sums(ir)]:
         rewrites.setdefault(name, [])
     for names_, total, _ in total_split_per_item(flat, problem) if problem else ():
         if not any(n in rewrites for n in names_):  # one limit stated once, taken whole by each item: the sum's

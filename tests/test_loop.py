@@ -1172,6 +1172,28 @@ def test_a_loose_row_beside_a_stated_limit_of_the_same_sum_is_removed() -> None:
     assert _loose_unstated_rows(tighter, problem.problem) == []
 
 
+def test_a_non_negative_sum_at_least_zero_is_removed() -> None:
+    """nl4opt_test_035, the greedy answer of the pipeline run of 2026-12-07 (commit 8be2f6c), copied verbatim:
+    right, with the pills' costs restated as 4*pill_A + 5*pill_B >= 0, doubted as a row that requires nothing
+    and sent to a repair. The row holds for every count, so the loop removes it and the answer stands."""
+    from agent.formalize import parse_model_output
+    from agent.loop import _nonnegative_sums, rewrite_rounds
+    from solvers import solve
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_035"])))
+    raw = (Path(__file__).resolve().parent / "fixtures" / "pills_cost_row_at_least_zero.json").read_text()
+    ir = parse_model_output(raw, problem.problem)
+    fixed, rewrites = rewrite_rounds(ir, problem.problem)
+    assert rewrites == {"cost": []}
+    assert strict_correct(solve(fixed.compile(), "milp", time_limit=10).objective, problem.answer)
+    free = ir.model_copy(update={"variables": [v.model_copy(update={"lower": None}) for v in ir.variables]})
+    assert _nonnegative_sums(free) == []  # a free variable can make the sum negative: the row binds
+    minus = ir.model_copy(update={"constraints": [c.model_copy(update={"expr": c.expr.replace("5*pill_B >= 0",
+                                                                                              "-5*pill_B >= 0")})
+                                                  for c in ir.constraints]})
+    assert _nonnegative_sums(minus) == []
+
+
 def test_one_end_of_a_stated_range_gets_the_other() -> None:
     """nl4opt_test_009, the greedy answer of the pipeline run of 2026-12-07 (commit 8be2f6c), copied verbatim:
     "at least 300 carrots but at most 500 carrots are sold" as carrots >= 300 alone, and "at most a third of
