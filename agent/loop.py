@@ -1074,11 +1074,26 @@ def _same_left_side_lines(compiled: CompiledModel, ir: ModelIR | None = None, pr
         names = {n for c in group for n in re.findall(r"[A-Za-z_]\w*", c.ir.expr)}
         if len(names) == 1 and _bounds_stated_about(names.pop(), [c.ir.expr for c in group], own, problem):
             continue
+        if problem and _proportional_data([c.ir.expr for c in group], problem):
+            continue
         shown = "; ".join(f"{c.name} ({c.ir.expr})" for c in group)
         lines.append(f"{shown}: these limit the same expression in the same direction, so only the tightest "
                      "can ever matter. Each requirement is about its own quantity (its own city, product, "
                      "period or resource): write each with the variables that quantity is made of.")
     return lines
+
+
+def _proportional_data(exprs: list[str], problem: str) -> bool:
+    """Whether rows that limit the same sum up to a factor are each written with the text's own numbers and no
+    two alike: the data happen to be proportional ("6 units of special liquid ... 4 units of waste" and "3 ...
+    2" of nl4opt_test_102; 192's `buses <= 10` beside `3*buses <= 120`), and the right answers were doubted for it."""
+    stated = {float(d.replace(",", "")) for d, _ in NUMBER_TOKEN.findall(problem)} | {1.0}
+    sides = [limit_sides(e) for e in exprs]
+    terms = [linear_terms(side[0]) if side else None for side in sides]
+    if any(t is None for t in terms):
+        return False
+    shapes = [tuple(sorted(t.items())) for t in terms if t is not None]
+    return len(set(shapes)) == len(shapes) and all(c in stated for t in shapes for _, c in t)
 
 
 def _bounds_stated_about(name: str, exprs: list[str], own: dict[str, set[str]], problem: str) -> bool:

@@ -1194,6 +1194,28 @@ def test_a_non_negative_sum_at_least_zero_is_removed() -> None:
     assert _nonnegative_sums(minus) == []
 
 
+def test_proportional_data_written_with_the_texts_numbers_is_no_same_sum_doubt() -> None:
+    """nl4opt_test_102, an answer of the pipeline run of 2026-12-07 (commit 8be2f6c), copied verbatim: right,
+    and doubted because 6*beaker_1 + 3*beaker_2 <= 100 and 4*beaker_1 + 2*beaker_2 <= 30 limit the same sum up
+    to a factor. Those are the text's own figures; two rows alike, or a number of no sentence, stay doubted."""
+    from agent.formalize import parse_model_output
+    from agent.loop import _same_left_side_lines
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_102"]))).problem
+    raw = (Path(__file__).resolve().parent / "fixtures" / "beakers_proportional_data.json").read_text()
+    ir = parse_model_output(raw, problem)
+    assert _same_left_side_lines(ir.compile(), ir, problem) == []
+
+    def rows(first: str, second: str) -> list[str]:
+        rows = [c.model_copy(update={"expr": {"special_liquid": first, "waste": second}.get(c.name, c.expr)})
+                for c in ir.constraints]
+        changed = ir.model_copy(update={"constraints": rows})
+        return _same_left_side_lines(changed.compile(), changed, problem)
+
+    assert rows("6*beaker_1 + 3*beaker_2 <= 100", "6*beaker_1 + 3*beaker_2 <= 30")  # alike: one took the other's
+    assert rows("6*beaker_1 + 3*beaker_2 <= 100", "14*beaker_1 + 7*beaker_2 <= 30")  # 14 and 7: no number of the text
+
+
 def test_one_end_of_a_stated_range_gets_the_other() -> None:
     """nl4opt_test_009, the greedy answer of the pipeline run of 2026-12-07 (commit 8be2f6c), copied verbatim:
     "at least 300 carrots but at most 500 carrots are sold" as carrots >= 300 alone, and "at most a third of
