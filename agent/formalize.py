@@ -817,7 +817,8 @@ def per_item_limit_as_total(expr: str, sentence: str, variables: list[str]) -> t
     return terms, op, right
 
 
-def listed_limits_as_total(expr: str, sentence: str, variables: dict[str, str]) -> list[tuple[str, str, str]] | None:
+def listed_limits_as_total(expr: str, sentence: str, variables: dict[str, str],
+                           problem: str = "") -> list[tuple[str, str, str]] | None:
     """(variable, direction, limit) rows when a plain sum of variables is limited by one of several numbers
     that its sentence lists one per variable, else None.
 
@@ -825,12 +826,17 @@ def listed_limits_as_total(expr: str, sentence: str, variables: dict[str, str]) 
     premium <= 6; nl4opt_test_032's model wrote regular + premium <= 8 (17000 for 81000). Each variable of the
     sum must be named (by a word of its name or description that the others lack) within the few words
     after exactly one number of the sentence, each by another number, and the sentence must not speak of a
-    total. `variables`: name -> description.
+    total, nor may another sentence of `problem` state the limit as a total (nl4opt_test_170: "at most 70 small
+    suitcases and 50 large suitcases" and "at most 70 suitcases in total"; the sum row was attributed to the
+    first, and the right answer doubted). `variables`: name -> description.
     """
     sides = limit_sides(expr)
     if not sentence or sides is None or sides[1] not in ("<=", ">=") or _TOTAL_WORDS.search(sentence):
         return None
     left, op, right = sides
+    if any(_TOTAL_WORDS.search(other) and _numbers(right) & _numbers(other)
+           for other in sentences(problem) if other != sentence):
+        return None
     terms = [t.strip() for t in left.split("+")]
     if len(terms) < 2 or len(set(terms)) != len(terms) or not all(t in variables for t in terms):
         return None

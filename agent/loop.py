@@ -604,7 +604,7 @@ def _constraint_doubt_lines(ir: ModelIR, problem: str = "") -> list[str]:
             lines.append(f'{c.name} ({c.expr}) limits the sum, but its sentence is about each one on its own '
                          f'("{c.source}"): write one constraint per variable, '
                          f"{', '.join(f'{t} {op} {limit}' for t in terms)}.")
-        listed = (listed_limits_as_total(c.expr, c.source, described)
+        listed = (listed_limits_as_total(c.expr, c.source, described, problem)
                   if c.source and not c.forall and c.name not in twice else None)
         if listed is not None:
             lines.append(f'{c.name} ({c.expr}) limits the sum, but its sentence gives each its own limit '
@@ -941,7 +941,7 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
         found = _ratio_findings(c, described)
         rounded = rounded_fractions(problem, c.expr, c.source) if problem else []
         each = per_item_limit_as_total(c.expr, c.source, names) if c.source else None
-        per_item = listed_limits_as_total(c.expr, c.source, described) if c.source else None
+        per_item = listed_limits_as_total(c.expr, c.source, described, problem) if c.source else None
         if each is not None:
             per_item = [(t, each[1], each[2]) for t in each[0]]
         if _objective_cap(c, ir, problem) is not None or _data_comparison(c, described, problem):

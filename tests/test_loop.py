@@ -973,6 +973,10 @@ def test_limits_listed_one_per_item_written_on_their_sum_are_split() -> None:
                                   cars) is None  # a total after all
     assert listed_limits_as_total("regular + premium <= 8", "At most 8 regular cars can be made.", cars) is None
     assert listed_limits_as_total("regular + premium <= 14", listed, cars) is None  # not one of the listed
+    # nl4opt_test_170: another sentence states the same number as a total; the sum row is that one's
+    both = f"{listed} They can make at most 8 cars in total."
+    assert listed_limits_as_total("regular + premium <= 8", listed, cars, both) is None
+    assert listed_limits_as_total("regular + premium <= 8", listed, cars, f"{listed} Be quick.") is not None
 
 
 def test_an_invented_cap_on_the_objective_that_makes_it_infeasible_is_removed_by_the_loop() -> None:
