@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -1118,20 +1119,29 @@ def test_a_cap_on_the_objective_with_another_rows_number_is_removed() -> None:
     assert exact_rewrites(alone, problem).get("pollution") != []
 
 
+def _rewrite_recorded(problem_id: str, fixture: str) -> tuple[Any, Any, dict[str, list[tuple[str, str]]],
+                                                               float | None]:
+    """(the benchmark problem, the recorded answer's IR, the loop's exact rewrites of it, the rewritten optimum)."""
+    from agent.formalize import parse_model_output
+    from agent.loop import rewrite_rounds
+    from solvers import solve
+
+    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=[problem_id])))
+    raw = (Path(__file__).resolve().parent / "fixtures" / fixture).read_text()
+    ir = parse_model_output(raw, problem.problem)
+    fixed, rewrites = rewrite_rounds(ir, problem.problem)
+    return problem, ir, rewrites, solve(fixed.compile(), "milp", time_limit=10).objective
+
+
 def test_a_limit_the_model_left_out_is_added_when_its_sentence_names_one_variable() -> None:
     """nl4opt_test_163 again: with the cap gone, "he only has enough money for at most 8 truck trips" is in no
     row of any sample or repair of that run (115 for the labelled 120). The 8 is used nowhere and its words
     name the trucks alone: the loop adds trucks <= 8 beside the row of the same sentence."""
-    from agent.formalize import parse_model_output, unstated_bound
-    from agent.loop import rewrite_rounds
-    from solvers import solve
+    from agent.formalize import unstated_bound
 
-    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_163"])))
-    raw = (Path(__file__).resolve().parent / "fixtures" / "cows_cap_with_borrowed_number.json").read_text()
-    ir = parse_model_output(raw, problem.problem)
-    fixed, rewrites = rewrite_rounds(ir, problem.problem)
+    problem, ir, rewrites, optimum = _rewrite_recorded("nl4opt_test_163", "cows_cap_with_borrowed_number.json")
     assert rewrites["cows"] == [("cows", "3*helicopters + 7*trucks >= 80"), ("trucks_limit", "trucks <= 8")]
-    assert strict_correct(solve(fixed.compile(), "milp", time_limit=10).objective, problem.answer)
+    assert strict_correct(optimum, problem.answer)
     trips = {"helicopters": "helicopter trips", "trucks": "truck trips"}
     assert unstated_bound("A truck can carry at most 8 cows per trip.", "8", trips) is None  # a figure of an item
     assert unstated_bound("There can be at most 8 trips in all.", "8", trips) is None  # names both
@@ -1143,17 +1153,10 @@ def test_one_limit_taken_whole_by_each_item_becomes_the_limit_of_their_sum() -> 
     "the amusement park can have at most $100 in prizes every hour" as 2*throwing_games <= 100 and
     3*climbing_games <= 100. It was doubted and every repair kept it (950); the two rows become one over the
     sum, whose integer optimum is 670 (the label, 677.5, is the LP optimum with 42.5 throwing games)."""
-    from agent.formalize import parse_model_output
-    from agent.loop import rewrite_rounds
-    from solvers import solve
-
-    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_231"]))).problem
-    raw = (Path(__file__).resolve().parent / "fixtures" / "prizes_limit_taken_by_each_game.json").read_text()
-    ir = parse_model_output(raw, problem)
-    fixed, rewrites = rewrite_rounds(ir, problem)
+    _, _, rewrites, optimum = _rewrite_recorded("nl4opt_test_231", "prizes_limit_taken_by_each_game.json")
     assert rewrites == {"throwing_profit": [("throwing_profit", "2*throwing_games + 3*climbing_games <= 100")],
                         "climbing_profit": []}
-    assert solve(fixed.compile(), "milp", time_limit=10).objective == 670
+    assert optimum == 670
 
 
 def test_a_loose_row_beside_a_stated_limit_of_the_same_sum_is_removed() -> None:
@@ -1161,16 +1164,11 @@ def test_a_loose_row_beside_a_stated_limit_of_the_same_sum_is_removed() -> None:
     (310), with "at most 200 total hours" and beside it 4*runners + 2*canoes <= 330, a number of no sentence.
     Its same-sum doubt tied it with two wrong samples and the vote took the greedy one (3249). The 330 row
     never binds: removing it keeps 310 and the doubt goes. A tighter unstated row is left alone."""
-    from agent.formalize import parse_model_output
-    from agent.loop import _loose_unstated_rows, rewrite_rounds
-    from solvers import solve
+    from agent.loop import _loose_unstated_rows
 
-    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_269"])))
-    raw = (Path(__file__).resolve().parent / "fixtures" / "mail_loose_row_beside_stated_limit.json").read_text()
-    ir = parse_model_output(raw, problem.problem)
-    fixed, rewrites = rewrite_rounds(ir, problem.problem)
+    problem, ir, rewrites, optimum = _rewrite_recorded("nl4opt_test_269", "mail_loose_row_beside_stated_limit.json")
     assert rewrites == {"delivery_hours": []}
-    assert strict_correct(solve(fixed.compile(), "milp", time_limit=10).objective, problem.answer)
+    assert strict_correct(optimum, problem.answer)
     tighter = ir.model_copy(update={"constraints": [c.model_copy(update={"expr": c.expr.replace("330", "150")})
                                                     for c in ir.constraints]})
     assert _loose_unstated_rows(tighter, problem.problem) == []
@@ -1180,16 +1178,11 @@ def test_a_non_negative_sum_at_least_zero_is_removed() -> None:
     """nl4opt_test_035, the greedy answer of the pipeline run of 2026-12-07 (commit 8be2f6c), copied verbatim:
     right, with the pills' costs restated as 4*pill_A + 5*pill_B >= 0, doubted as a row that requires nothing
     and sent to a repair. The row holds for every count, so the loop removes it and the answer stands."""
-    from agent.formalize import parse_model_output
-    from agent.loop import _nonnegative_sums, rewrite_rounds
-    from solvers import solve
+    from agent.loop import _nonnegative_sums
 
-    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_035"])))
-    raw = (Path(__file__).resolve().parent / "fixtures" / "pills_cost_row_at_least_zero.json").read_text()
-    ir = parse_model_output(raw, problem.problem)
-    fixed, rewrites = rewrite_rounds(ir, problem.problem)
+    problem, ir, rewrites, optimum = _rewrite_recorded("nl4opt_test_035", "pills_cost_row_at_least_zero.json")
     assert rewrites == {"cost": []}
-    assert strict_correct(solve(fixed.compile(), "milp", time_limit=10).objective, problem.answer)
+    assert strict_correct(optimum, problem.answer)
     free = ir.model_copy(update={"variables": [v.model_copy(update={"lower": None}) for v in ir.variables]})
     assert _nonnegative_sums(free) == []  # a free variable can make the sum negative: the row binds
     minus = ir.model_copy(update={"constraints": [c.model_copy(update={"expr": c.expr.replace("5*pill_B >= 0",
@@ -1225,18 +1218,13 @@ def test_one_end_of_a_stated_range_gets_the_other() -> None:
     "at least 300 carrots but at most 500 carrots are sold" as carrots >= 300 alone, and "at most a third of
     the number of carrots" as 0.3*carrots (the text's $0.30 had hidden that rounding). Both are exact rewrites
     now, and together they give the label (507.8; the answer was 1249.55)."""
-    from agent.formalize import parse_model_output, stated_range
-    from agent.loop import rewrite_rounds
-    from solvers import solve
+    from agent.formalize import stated_range
 
-    problem = next(iter(load_benchmark("nl4opt", subset="all", ids=["nl4opt_test_009"])))
-    raw = (Path(__file__).resolve().parent / "fixtures" / "carrots_one_end_of_a_range.json").read_text()
-    ir = parse_model_output(raw, problem.problem)
-    fixed, rewrites = rewrite_rounds(ir, problem.problem)
+    problem, ir, rewrites, optimum = _rewrite_recorded("nl4opt_test_009", "carrots_one_end_of_a_range.json")
     assert rewrites["carrot_limit"] == [("carrot_limit", "carrots >= 300"),
                                         ("carrot_limit_other_end", "carrots <= 500")]
     assert rewrites["cucumber_ratio"] == [("cucumber_ratio", "cucumbers <= (1/3)*carrots")]
-    assert strict_correct(solve(fixed.compile(), "milp", time_limit=10).objective, problem.answer)
+    assert strict_correct(optimum, problem.answer)
     ads = "The company decides that at least 15 but no more than 40 radio ads should be ordered."
     assert stated_range("radio_ads >= 15", ads) == "radio_ads <= 40"
     assert stated_range("tv_ads >= 15", ads) is None  # the range is of radio ads
