@@ -595,6 +595,11 @@ def percents_as_shares(problem: str, expr: str) -> str | None:
     return f"{left.strip()} {sides[1]} {sides[2].strip()}"
 
 
+def digits_stated(text: str) -> set[float]:
+    """The numbers a text writes in digits, as values ("$1,500" is 1500; no number words, no shares)."""
+    return {float(d.replace(",", "")) for d, _ in NUMBER_TOKEN.findall(text)}
+
+
 def sentence_quantities(sentence: str) -> set[float]:
     """The non-zero quantities a sentence states (labels such as "period 3" left out)."""
     return _numbers(LABEL_NUMBERS.sub(" ", sentence)) - {0.0}
@@ -1271,7 +1276,7 @@ def inverted_fraction(expr: str, sentence: str, variables: dict[str, str]) -> tu
     fractions = [m for m in _FRACTION_OF.finditer(sentence)]
     if len(fractions) != 1 or _DENOMINATORS[(fractions[0].group(1) or "half").lower()] != coefficient:
         return None
-    if coefficient in {float(d.replace(",", "")) for d, _ in NUMBER_TOKEN.findall(sentence)}:
+    if coefficient in digits_stated(sentence):
         return None
     plain = right if multiplied == left else left
     if _named_first(sentence, fractions[0].start(), multiplied, plain, variables) != plain:
@@ -1470,9 +1475,14 @@ def stated_direction(expr: str, sentence: str) -> str | None:
     return f"{sides[0].strip()} {flipped[1]} {sides[2].strip()}"
 
 
-_LIMIT_WORD_SENSE = {"at least": ">=", "no less than": ">=", "no fewer than": ">=", "a minimum of": ">=",
-                     "at most": "<=", "no more than": "<=", "a maximum of": "<=", "up to": "<="}
-_LIMIT_WORD = "|".join(_LIMIT_WORD_SENSE)
+_LIMIT_WORD = r"at least|no less than|no fewer than|a minimum of|at most|no more than|a maximum of|up to"
+
+
+def _sense(limit_word: str) -> str:
+    """The operator a limit word of `_LIMIT_WORD` states, by the direction words every check reads."""
+    return "<=" if _UPPER_WORDS.search(limit_word) else ">="
+
+
 _LIMIT_NUMBER = r"\$?\d[\d,]*(?:\.\d+)?(?![\d.,]*\d|\s*%)"  # a limit in digits, not a percentage
 _RANGE = re.compile(rf"\b(?P<w1>{_LIMIT_WORD})\s+(?P<n1>{_LIMIT_NUMBER})(?P<mid>(?:\s+[A-Za-z]+){{0,3}}?)\s*,?\s+"
                     rf"(?:but|and)\s+(?:also\s+)?(?P<w2>{_LIMIT_WORD})\s+(?P<n2>{_LIMIT_NUMBER})", re.I)
@@ -1501,7 +1511,7 @@ def stated_range(expr: str, sentence: str) -> str | None:
         said = {form[:5] for w in re.findall(r"[A-Za-z]{3,}", around) for form in (w.lower(), w.lower().rstrip("s"))}
         if not named or not named <= said:
             continue  # the range is of another quantity than the bounded variable
-        ends = [(_LIMIT_WORD_SENSE[m.group(f"w{k}").lower()], float(re.sub(r"[$,]", "", m.group(f"n{k}"))))
+        ends = [(_sense(m.group(f"w{k}")), float(re.sub(r"[$,]", "", m.group(f"n{k}"))))
                 for k in (1, 2)]
         if ends[0][0] == ends[1][0]:
             continue  # "at least 20 A and at least 30 B": two items' limits, not a range
@@ -1520,14 +1530,15 @@ def unstated_bound(sentence: str, number: str, variables: dict[str, str]) -> str
     repair (115 for 120), is `trucks <= 8`. The words after the number (up to three) must name exactly one
     variable by its own words, and the clause before the limit word says no "each"/"per" (a truck "can carry at
     most 7 cows" is a figure of an item, not a limit on it)."""
+    own = own_words(variables)
     for m in re.finditer(rf"\b({_LIMIT_WORD})\s+\$?{re.escape(number)}(?![\d.,]*\d)((?:\s+[A-Za-z][A-Za-z-]*){{1,3}})",
                          sentence, re.I):
         clause = re.split(r"[,;]", sentence[:m.start()])[-1]
         if _PER_ITEM.search(clause):
             continue
-        named = [v for v, own in own_words(variables).items() if own & word_stems(m.group(2))]
+        named = [v for v, words in own.items() if words & word_stems(m.group(2))]
         if len(named) == 1:
-            return f"{named[0]} {_LIMIT_WORD_SENSE[m.group(1).lower()]} {number.replace(',', '')}"
+            return f"{named[0]} {_sense(m.group(1))} {number.replace(',', '')}"
     return None
 
 

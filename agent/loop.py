@@ -39,6 +39,7 @@ from agent.formalize import (
     copied_example,
     count_numbers,
     coverage_rows_misread,
+    digits_stated,
     direction_conflict,
     expression_numbers,
     formalize_messages,
@@ -782,22 +783,31 @@ def _objective_offset(ir: ModelIR, problem: str) -> tuple[float, str] | None:
     return objective_offset(ir.objective.expr, problem)
 
 
+def _linear_limit(expr: str) -> tuple[dict[str, float], str, float, str] | None:
+    """(terms, operator, limit value, limit as written) of a plain sum of `k*x` against a constant, else None."""
+    sides = limit_sides(expr)
+    terms = linear_terms(sides[0]) if sides else None
+    value = constant_of(sides[2]) if sides else None
+    if sides is None or terms is None or value is None:
+        return None
+    return terms, sides[1], value, sides[2].strip()
+
+
 def _loose_unstated_rows(ir: ModelIR, problem: str) -> list[str]:
     """Rows that limit the same sum in the same direction as a tighter row whose limit the text states in
     digits, while their own limit is no number of the text (a product, a made-up one): nl4opt_test_269's right
     answer wrote "at most 200 total hours" and beside it 4*runners + 2*canoes <= 330 (33 times 10). The loose
     row can never bind, so removing it leaves the optimum as it is; kept, its same-sum doubt cost that answer
     the vote."""
-    stated = {float(d.replace(",", "")) for d, _ in NUMBER_TOKEN.findall(problem)}
+    stated = digits_stated(problem)
     groups: dict[tuple[frozenset[tuple[str, float]], str], list[tuple[str, float, bool]]] = {}
     for c in ir.constraints:
-        sides = None if c.forall else limit_sides(c.expr)
-        terms = linear_terms(sides[0]) if sides else None
-        value = constant_of(sides[2]) if sides else None
-        if sides is None or terms is None or value is None or sides[1] not in ("<=", ">="):
+        row = None if c.forall else _linear_limit(c.expr)
+        if row is None or row[1] not in ("<=", ">="):
             continue
-        plain = re.fullmatch(r"\d[\d,]*(?:\.\d+)?", sides[2].strip()) is not None
-        groups.setdefault((frozenset(terms.items()), sides[1]), []).append((c.name, value, plain and value in stated))
+        terms, op, value, written = row
+        plain = re.fullmatch(r"\d[\d,]*(?:\.\d+)?", written) is not None
+        groups.setdefault((frozenset(terms.items()), op), []).append((c.name, value, plain and value in stated))
     loose = []
     for (_, op), rows in groups.items():
         told = [r for r in rows if r[2]]
@@ -817,11 +827,10 @@ def _nonnegative_sums(ir: ModelIR) -> list[str]:
     lower = {v.name: v.lower for v in ir.variables if not v.index}
     found = []
     for c in ir.constraints:
-        sides = None if c.forall else limit_sides(c.expr)
-        terms = linear_terms(sides[0]) if sides else None
-        if sides is None or terms is None or sides[1] != ">=" or constant_of(sides[2]) != 0:
+        row = None if c.forall else _linear_limit(c.expr)
+        if row is None or row[1] != ">=" or row[2] != 0:
             continue
-        if all(coef > 0 and isinstance(lower.get(v), int | float) and lower[v] >= 0 for v, coef in terms.items()):
+        if all(coef > 0 and isinstance(lower.get(v), int | float) and lower[v] >= 0 for v, coef in row[0].items()):
             found.append(c.name)
     return found
 
@@ -970,7 +979,8 @@ def exact_rewrites(ir: ModelIR, problem: str) -> dict[str, list[tuple[str, str]]
         if not any(n in rewrites for n in names_):  # one limit stated once, taken whole by each item: the sum's
             rewrites.update({names_[0]: [(names_[0], total)], **{n: [] for n in names_[1:]}})  # (231's prizes)
     flat_rows = [c for c in ir.constraints if not c.forall]
-    for bound, sentence in _unstated_bounds(ir, problem) if problem and flat_rows else ():
+    unused = unused_numbers(problem, _model_texts(ir)) if problem and flat_rows else []
+    for bound, sentence in _unstated_bounds(ir, unused):
         host = next((c for c in flat_rows if c.source == sentence), flat_rows[-1])
         variable = bound.split()[0]
         rows = rewrites.get(host.name, [(host.name, host.expr)])
@@ -1087,13 +1097,10 @@ def _proportional_data(exprs: list[str], problem: str) -> bool:
     """Whether rows that limit the same sum up to a factor are each written with the text's own numbers and no
     two alike: the data happen to be proportional ("6 units of special liquid ... 4 units of waste" and "3 ...
     2" of nl4opt_test_102; 192's `buses <= 10` beside `3*buses <= 120`), and the right answers were doubted for it."""
-    stated = {float(d.replace(",", "")) for d, _ in NUMBER_TOKEN.findall(problem)} | {1.0}
-    sides = [limit_sides(e) for e in exprs]
-    terms = [linear_terms(side[0]) if side else None for side in sides]
-    if any(t is None for t in terms):
-        return False
-    shapes = [tuple(sorted(t.items())) for t in terms if t is not None]
-    return len(set(shapes)) == len(shapes) and all(c in stated for t in shapes for _, c in t)
+    stated = digits_stated(problem) | {1.0}
+    rows = [_linear_limit(e) for e in exprs]
+    shapes = [tuple(sorted(row[0].items())) for row in rows if row is not None]
+    return len(shapes) == len(rows) == len(set(shapes)) and all(c in stated for t in shapes for _, c in t)
 
 
 def _bounds_stated_about(name: str, exprs: list[str], own: dict[str, set[str]], problem: str) -> bool:
@@ -1144,14 +1151,13 @@ def _model_texts(ir: ModelIR) -> list[str]:
     return texts + [json.dumps(p.value) for p in ir.parameters] + [json.dumps(st.elements) for st in ir.sets]
 
 
-def _unstated_bounds(ir: ModelIR, problem: str) -> list[tuple[str, str]]:
-    """(bound, sentence) for each number the model uses nowhere that its sentence makes a limit on one
-    variable (`unstated_bound`); flat models only."""
+def _unstated_bounds(ir: ModelIR, unused: list[tuple[list[str], str]]) -> list[tuple[str, str]]:
+    """(bound, sentence) for each number the model uses nowhere (`unused`, from `unused_numbers`) that its
+    sentence makes a limit on one variable (`unstated_bound`); flat models only."""
     if any(v.index for v in ir.variables):
         return []
     described = {v.name: v.description or "" for v in ir.variables}
-    return [(bound, sentence) for numbers, sentence in unused_numbers(problem, _model_texts(ir))
-            for number in numbers if not number.endswith("%")
+    return [(bound, sentence) for numbers, sentence in unused for number in numbers if not number.endswith("%")
             if (bound := unstated_bound(sentence, number, described)) is not None]
 
 
@@ -1162,8 +1168,9 @@ def _unused_number_lines(ir: ModelIR, problem: str) -> list[str]:
     variables = [v.name for v in ir.variables]
     lines = []
     about: dict[str, list[tuple[list[str], str]]] = {}
-    bounds = dict((sentence, bound) for bound, sentence in _unstated_bounds(ir, problem))
-    for numbers, sentence in unused_numbers(problem, _model_texts(ir)):
+    unused = unused_numbers(problem, _model_texts(ir))
+    bounds = {sentence: bound for bound, sentence in _unstated_bounds(ir, unused)}
+    for numbers, sentence in unused:
         line = (f'{" and ".join(numbers)} in "{sentence}" {"is" if len(numbers) == 1 else "are"} used nowhere in '
                 "the model: a coefficient or a limit is probably missing or taken from another sentence.")
         if sentence in bounds:
